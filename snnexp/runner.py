@@ -1,0 +1,192 @@
+"""Classify a dataset in batches on an engine and record what happened.
+
+For each batch, as GeNN's batched tutorial does: write the scaled images into
+the input variable, run the reset custom-update group, simulate
+``present_timesteps`` steps, read the readout variable and predict by argmax.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from snnexp.data import Dataset, load_dataset
+from snnexp.engines import get_engine
+from snnexp.errors import ConfigError
+from snnexp.network import Network, VarRef
+from snnexp.results import BatchLog, write_table
+from snnexp.schema import ExperimentConfig
+from snnexp.spec import build_network
+from snnexp.weights import load_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """What a run measured; ``summary()`` is the row of ``results.csv``."""
+
+    spec: ExperimentConfig
+    n_images: int = 0
+    correct: int = 0
+    status: str = "running"
+    error: str = ""
+    times: dict[str, float] = field(default_factory=dict)
+    engine_times: dict[str, float] = field(default_factory=dict)
+    predictions: list[np.ndarray] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        sim = self.times.get("sim_time_s", 0.0)
+        row = {
+            "accuracy": self.correct / self.n_images if self.n_images else np.nan,
+            "n_images": self.n_images,
+            "correct": self.correct,
+            "batch_size": self.spec.batch_size,
+            "engine": self.spec.engine.name,
+            "present_timesteps": self.spec.present_timesteps,
+            "dt": self.spec.dt,
+            "precision": self.spec.precision,
+            "build_time_s": self.times.get("build_time_s", np.nan),
+            "load_time_s": self.times.get("load_time_s", np.nan),
+            "sim_time_s": sim,
+            "total_time_s": self.times.get("total_time_s", np.nan),
+            "images_per_s": self.n_images / sim if sim > 0 else np.nan,
+            "status": self.status,
+            "error": self.error,
+        }
+        row.update(self.engine_times)
+        return row
+
+
+def prepare(spec: ExperimentConfig) -> tuple[Dataset, Network]:
+    """Load and check the dataset and weights; build the network description.
+
+    Raises
+    ------
+    DataError, ConfigError
+        For missing or malformed files, or data that does not fit the model.
+    """
+    dataset = load_dataset(spec.data)
+    log.info("Data: %d %s images of %s pixels from %s", len(dataset),
+             spec.data.split, "x".join(map(str, dataset.image_shape)), dataset.source)
+    input_ref = VarRef.parse(spec.model.input)
+    size = _input_size(spec, input_ref)
+    if size != dataset.images.shape[1]:
+        raise ConfigError(
+            "model.input",
+            f"{input_ref} has {size} neurons but the images have "
+            f"{dataset.images.shape[1]} pixels; make the input population as "
+            f"large as an image.",
+        )
+    if int(dataset.labels.max(initial=0)) >= _readout_size(spec):
+        raise ConfigError(
+            "model.readout",
+            f"{spec.model.readout} has {_readout_size(spec)} neurons but the "
+            f"labels go up to {dataset.labels.max()}; give the readout "
+            f"population one neuron per class.",
+        )
+    weights = load_weights(spec.model, spec.weights.dir)
+    return dataset, build_network(spec.model, weights)
+
+
+def _input_size(spec: ExperimentConfig, ref: VarRef) -> int:
+    model = spec.model
+    if ref.target in model.current_sources:
+        return model.populations[model.current_sources[ref.target].population].size
+    return model.populations[ref.target].size
+
+
+def _readout_size(spec: ExperimentConfig) -> int:
+    return spec.model.populations[VarRef.parse(spec.model.readout).target].size
+
+
+def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
+    """Run ``spec`` and write its result files into ``run_dir``."""
+    started = time.perf_counter()
+    outcome = RunOutcome(spec)
+    dataset, network = prepare(spec)
+    outcome.times["load_time_s"] = time.perf_counter() - started
+
+    log.info("Engine: %s, batch size %d, %d timesteps of %g ms, %s precision",
+             spec.engine.name, spec.batch_size, spec.present_timesteps, spec.dt,
+             spec.precision)
+    built = time.perf_counter()
+    engine = get_engine(spec.engine.name, **_engine_options(spec, run_dir))
+    sim = engine.build(network, batch_size=spec.batch_size, dt=spec.dt,
+                       precision=spec.precision)
+    outcome.times["build_time_s"] = time.perf_counter() - built
+
+    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+    try:
+        with BatchLog(run_dir / "batches.csv") as batches:
+            _classify(spec, sim, dataset, outcome, batches)
+        outcome.status = "completed"
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+        raise
+    finally:
+        outcome.times["total_time_s"] = time.perf_counter() - started
+        outcome.engine_times = sim.timings()
+        _write_outputs(outcome, dataset, run_dir)
+    log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
+             100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,
+             outcome.times["sim_time_s"], outcome.times["total_time_s"])
+    log.info("Results written to %s", run_dir)
+    return outcome
+
+
+def _engine_options(spec: ExperimentConfig, run_dir: Path) -> dict:
+    if spec.engine.name == "numpy":
+        return {}
+    return {"config": spec.engine, "run_dir": run_dir}
+
+
+def _classify(spec, sim, dataset: Dataset, outcome: RunOutcome, batches) -> None:
+    model = spec.model
+    input_ref, readout = VarRef.parse(model.input), VarRef.parse(model.readout)
+    scale = np.dtype("float32" if spec.precision == "float" else "float64").type(
+        spec.input_scale
+    )
+    outcome.times["sim_time_s"] = 0.0
+    starts = range(0, len(dataset), spec.batch_size)
+    bar = tqdm(starts, desc="batches", unit="batch", leave=False)
+    for number, start in enumerate(bar):
+        images = dataset.images[start : start + spec.batch_size]
+        labels = dataset.labels[start : start + spec.batch_size]
+
+        began = time.perf_counter()
+        sim.write(input_ref, images * scale)
+        if model.reset_group is not None:
+            sim.custom_update(model.reset_group)
+        if spec.reset == "full":
+            sim.clear_transients()
+        sim.run(spec.present_timesteps)
+        predicted = np.argmax(sim.read(readout)[: len(images)], axis=1)
+        elapsed = time.perf_counter() - began
+
+        correct = int(np.sum(predicted == labels))
+        outcome.predictions.append(predicted)
+        outcome.n_images += len(images)
+        outcome.correct += correct
+        outcome.times["sim_time_s"] += elapsed
+        batches.append(number, len(images), correct, elapsed)
+        bar.set_postfix(accuracy=f"{outcome.correct / outcome.n_images:.4f}")
+
+
+def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None:
+    done = outcome.n_images
+    predicted = (np.concatenate(outcome.predictions) if outcome.predictions
+                 else np.zeros(0, np.int64))
+    predictions = pd.DataFrame({
+        "index": np.arange(done),
+        "label": dataset.labels[:done],
+        "prediction": predicted,
+    })
+    write_table(predictions, run_dir / "predictions.csv")
+    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
