@@ -24,7 +24,7 @@ def _run(cfg: DictConfig) -> float:
     try:
         spec = load_experiment(cfg)
         outcome = run_experiment(spec, run_dir)
-    except SnnexpError as error:
+    except (SnnexpError, NotImplementedError) as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"snnexp: error: {error}", file=sys.stderr)

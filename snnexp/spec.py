@@ -59,6 +59,7 @@ def validate(spec: ExperimentConfig) -> None:
     """Check ranges, choices and every cross-reference of ``spec``."""
     _check_run_settings(spec)
     _check_model(spec.model)
+    _check_code(spec.model, numpy_engine=spec.engine.name == "numpy")
 
 
 def _check_run_settings(spec: ExperimentConfig) -> None:
@@ -160,7 +161,6 @@ def _check_model(model: ModelConfig) -> None:
     if model.reset_group is not None:
         _exists("model.reset_group", model.reset_group, dict.fromkeys(groups),
                 "custom-update group")
-    _check_code(model)
 
 
 def _check_synapse(key: str, syn, populations: Mapping) -> None:
@@ -240,8 +240,12 @@ def _check_var_ref(key: str, text: str, model: ModelConfig, sources: bool) -> st
     return declared[ref.var]
 
 
-def _check_code(model: ModelConfig) -> None:
-    """Translate every code string once, so bad code fails before building."""
+def _check_code(model: ModelConfig, numpy_engine: bool) -> None:
+    """Translate every code string once, so bad code fails before building.
+
+    C that is valid but beyond the NumPy engine (a loop, say) only fails
+    when that engine will run it; GeNN compiles it as it is.
+    """
     from snnexp.engines.ccode import CodeError, compile_condition, compile_statements
 
     for key, kind, code, variables, constants, sinks in _code_strings(model):
@@ -254,6 +258,12 @@ def _check_code(model: ModelConfig) -> None:
                                    constants=constants, sinks=sinks)
         except CodeError as error:
             raise ConfigError(key, str(error).removeprefix(f"{key}: ")) from None
+        except NotImplementedError as error:
+            if numpy_engine:
+                raise NotImplementedError(
+                    f"{error} Rewrite it without that construct, or run it with "
+                    f"engine=genn."
+                ) from None
 
 
 def _code_strings(model: ModelConfig):

@@ -197,6 +197,7 @@ _ERF = np.vectorize(math.erf, otypes=[np.float64])
 
 
 def _erf(x):
+    """C ``erf`` elementwise (NumPy has none), keeping the argument's dtype."""
     return _ERF(x).astype(getattr(x, "dtype", np.float64))
 
 
@@ -553,10 +554,14 @@ def _parse(source: str, code: str, where: str) -> c_ast.FileAST:
     ``code``, and for anything else pycparser fails on, including running out
     of Python stack on deeply nested code.
     """
+    parser = c_parser.CParser()
     try:
-        return c_parser.CParser().parse(source, filename=_FILENAME)
+        return parser.parse(source, filename=_FILENAME)
     except c_parser.ParseError as err:
-        raise CodeError(_syntax_message(str(err), code, where)) from None
+        message = str(err)
+        if not _PARSE_ERROR.match(message):
+            message = f"{_stopped_at(parser)}: {message.removeprefix(_FILENAME + ': ')}"
+        raise CodeError(_syntax_message(message, code, where)) from None
     except RecursionError:
         raise CodeError(
             f"{where}: code nests too deeply to parse; flatten it with local "
@@ -567,6 +572,16 @@ def _parse(source: str, code: str, where: str) -> c_ast.FileAST:
             f"{where}: code could not be parsed ({type(err).__name__} {err}); "
             "check it is valid C statements."
         ) from None
+
+
+def _stopped_at(parser: c_parser.CParser) -> str:
+    """``file:line:column`` of the token the parser stopped at, for the errors
+    pycparser reports without a position (empty when it cannot be told)."""
+    try:
+        token = parser._peek()
+        return f"{_FILENAME}:{token.lineno}:{token.column}"
+    except Exception:  # pycparser internals differ between versions
+        return _FILENAME
 
 
 def _syntax_message(message: str, code: str, where: str) -> str:
@@ -637,6 +652,8 @@ def _parse_condition(code: str, where: str) -> c_ast.Node:
 
 @dataclass(frozen=True)
 class _Local:
+    """A local declared in the snippet; ``key`` names its slot in the frame."""
+
     key: int
     ctype: Any
     const: bool
