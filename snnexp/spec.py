@@ -258,12 +258,9 @@ def _check_code(model: ModelConfig, numpy_engine: bool) -> None:
                                    constants=constants, sinks=sinks)
         except CodeError as error:
             raise ConfigError(key, str(error).removeprefix(f"{key}: ")) from None
-        except NotImplementedError as error:
+        except NotImplementedError:
             if numpy_engine:
-                raise NotImplementedError(
-                    f"{error} Rewrite it without that construct, or run it with "
-                    f"engine=genn."
-                ) from None
+                raise
 
 
 def _code_strings(model: ModelConfig):
