@@ -37,7 +37,8 @@ class BatchLog:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._stream = open(self.path, "x", newline="")
+        # Held open across batches and closed by close() or the with block.
+        self._stream = open(self.path, "x", newline="")  # noqa: SIM115
         self._writer = csv.writer(self._stream)
         self._writer.writerow(BATCH_COLUMNS)
         self._stream.flush()

@@ -155,7 +155,7 @@ def _classify(spec, sim, dataset: Dataset, outcome: RunOutcome, batches) -> None
     )
     outcome.times["sim_time_s"] = 0.0
     starts = range(0, len(dataset), spec.batch_size)
-    bar = tqdm(starts, desc="batches", unit="batch", leave=False)
+    bar = tqdm(starts, desc="batches", unit="batch", leave=False, disable=None)
     for number, start in enumerate(bar):
         images = dataset.images[start : start + spec.batch_size]
         labels = dataset.labels[start : start + spec.batch_size]

@@ -6,20 +6,31 @@ those arrays. One timestep follows GeNN's generated code: first every synapse
 group propagates the spikes emitted in the previous step into ``inSyn``, then
 every population sums its postsynaptic input and injected current into
 ``Isyn``, runs its sim code, tests its threshold and resets where it spiked.
+
+Batch rows never interact, so the rows are split into lanes of a few hundred
+rows each: a lane's arrays stay in the processor's cache for a whole
+presentation, and lanes run side by side on a thread pool (NumPy and the
+compiled kernels release the GIL).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from snnexp.engines.base import PRECISIONS, Engine, Simulation
 from snnexp.engines.ccode import compile_condition, compile_statements
-from snnexp.network import CustomUpdate, Network, Population, SynapseGroup, VarRef
+from snnexp.engines.kernels import propagate_dense
+from snnexp.network import CustomUpdate, Network, Population, VarRef
 
 log = logging.getLogger(__name__)
+
+#: Rows per lane: small enough for a population's arrays to stay in cache.
+LANE_ROWS = 256
 
 _INTEGER_TYPES = {
     "bool": np.bool_,
@@ -52,74 +63,130 @@ def numpy_dtype(ctype: str, precision: type) -> np.dtype:
 
 
 class NumpyEngine(Engine):
+    """Builds :class:`NumpySimulation`; ``threads`` defaults to every core."""
+
     name = "numpy"
 
-    def __init__(self, **_options) -> None:
-        pass
+    def __init__(
+        self,
+        config=None,
+        run_dir=None,
+        threads: int | None = None,
+        lane_rows: int = LANE_ROWS,
+    ) -> None:
+        self.threads = threads or getattr(config, "threads", None) or os.cpu_count()
+        self.lane_rows = getattr(config, "lane_rows", None) or lane_rows
 
     def build(
         self, network: Network, *, batch_size: int, dt: float, precision: str
     ) -> NumpySimulation:
-        return NumpySimulation(network, batch_size, dt, PRECISIONS[precision])
+        return NumpySimulation(
+            network,
+            batch_size,
+            dt,
+            PRECISIONS[precision],
+            threads=self.threads,
+            lane_rows=self.lane_rows,
+        )
 
 
-class _PopulationState:
-    """Arrays and translated code of one population."""
+def _scalar(value, dtype):
+    return np.dtype(dtype).type(value)
 
-    def __init__(self, pop: Population, batch: int, dt, dtype) -> None:
+
+class _Code:
+    """The translated code of one neuron model, shared by every lane."""
+
+    def __init__(self, pop: Population) -> None:
         model = pop.model
         where = f"neuron model '{model.name}'"
         variables, constants = dict(model.vars), model.constants()
-        self.name = pop.name
-        self.env = {name: _scalar(value, dtype) for name, value in pop.params.items()}
-        self.env.update(dt=dt, t=_scalar(0.0, dtype))
-        self.env["Isyn"] = np.zeros((batch, pop.size), dtype)
-        for name, ctype in model.vars.items():
-            self.env[name] = np.full(
-                (batch, pop.size), pop.var_init[name], numpy_dtype(ctype, dtype)
-            )
-        self.spikes = np.zeros((batch, pop.size), bool)
         self.sim = compile_statements(
-            model.sim_code, where=f"{where} sim_code", variables=variables,
+            model.sim_code,
+            where=f"{where} sim_code",
+            variables=variables,
             constants=constants,
         )
         self.threshold = compile_condition(
             model.threshold_condition_code or "false",
-            where=f"{where} threshold_condition_code", variables=variables,
+            where=f"{where} threshold_condition_code",
+            variables=variables,
             constants=constants,
         )
         self.reset = compile_statements(
-            model.reset_code, where=f"{where} reset_code", variables=variables,
+            model.reset_code,
+            where=f"{where} reset_code",
+            variables=variables,
             constants=constants,
         )
+
+
+class _PopulationLane:
+    """One population restricted to the rows of one lane."""
+
+    def __init__(self, code: _Code, env: dict, spikes: np.ndarray) -> None:
+        self.code = code
+        self.env = env
+        self.spikes = spikes
+        self.flat_spikes = spikes.reshape(-1)
         self.postsynaptic: list[_Postsynaptic] = []
         self.sources: list[tuple] = []
+        self._sim = code.sim.bind(env)
+        self._threshold = code.threshold.bind(env)
+        names = code.reset.reads | code.reset.writes
+        self._gathered = sorted(n for n in names if isinstance(env[n], np.ndarray))
+        self._compact = {n: env[n] for n in names}
+        self._reset_compact = code.reset.bind(self._compact)
 
-    def update(self) -> None:
-        isyn = self.env["Isyn"]
+    def add_source(self, block, env: dict) -> None:
+        self.sources.append((env, block.bind(env)))
+
+    def update(self, t) -> None:
+        env = self.env
+        env["t"] = t
+        isyn = env["Isyn"]
         isyn.fill(0)
         for psm in self.postsynaptic:
             psm.apply(isyn)
-        for block, env in self.sources:
-            block.run(env)
-        self.sim.run(self.env)
-        np.copyto(self.spikes, np.broadcast_to(self.threshold.evaluate(self.env),
-                                               self.spikes.shape))
-        if self.spikes.any():
-            self.reset.run(self.env, where=self.spikes)
+        for source_env, inject in self.sources:
+            source_env["t"] = t
+            inject()
+        self._sim()
+        np.copyto(self.spikes, self._threshold())
+        spiked = self.flat_spikes.nonzero()[0]
+        if spiked.size:
+            self._reset(spiked)
+
+    def _reset(self, spiked: np.ndarray) -> None:
+        """Run the reset code on the neurons in ``spiked`` (flat indices).
+
+        Only a few percent of neurons spike in a step, so the code runs on
+        those elements gathered into short arrays, and what it wrote is
+        scattered back: cheaper than masking every element of every array.
+        """
+        compact, shape = self._compact, self.spikes.shape
+        for name in self._gathered:
+            value = self.env[name]
+            if value.shape != shape:
+                value = np.broadcast_to(value, shape)
+            compact[name] = value.reshape(-1)[spiked]
+        self._reset_compact()
+        for name in self.code.reset.writes:
+            self.env[name].reshape(-1)[spiked] = compact[name]
 
 
 class _Postsynaptic:
-    """``inSyn`` of one synapse group and its postsynaptic model."""
+    """``inSyn`` of one synapse group, for the rows of one lane."""
 
-    def __init__(self, syn: SynapseGroup, batch: int, size: int, dt, dtype):
-        self.in_syn = np.zeros((batch, size), dtype)
-        self.model = syn.postsynaptic_model
-        if self.model == "ExpCurr":
-            tau = float(syn.postsynaptic_params["tau"])
-            self.exp_decay = _scalar(math.exp(-float(dt) / tau), dtype)
-            self.init = _scalar(tau * (1.0 - math.exp(-float(dt) / tau)) / float(dt),
-                                dtype)
+    def __init__(self, model: str, params, in_syn: np.ndarray, dt) -> None:
+        self.model = model
+        self.in_syn = in_syn
+        if model == "ExpCurr":
+            decay = math.exp(-float(dt) / float(params["tau"]))
+            self.exp_decay = _scalar(decay, in_syn.dtype)
+            self.init = _scalar(
+                float(params["tau"]) * (1.0 - decay) / float(dt), in_syn.dtype
+            )
 
     def apply(self, isyn: np.ndarray) -> None:
         if self.model == "DeltaCurr":
@@ -130,52 +197,90 @@ class _Postsynaptic:
             self.in_syn *= self.exp_decay
 
 
-def _scalar(value, dtype):
-    return np.dtype(dtype).type(value)
+class _Lane:
+    """Rows ``rows`` of every array, simulated independently of other rows."""
+
+    def __init__(self, populations: list[_PopulationLane], synapses: list) -> None:
+        self.populations = populations
+        self.synapses = synapses
+
+    def run(self, first_timestep: int, timesteps: int, dt) -> None:
+        with np.errstate(all="ignore"):
+            for step in range(first_timestep, first_timestep + timesteps):
+                t = dt.dtype.type(step * float(dt))
+                for spikes, g, in_syn in self.synapses:
+                    propagate_dense(spikes, g, in_syn)
+                for population in self.populations:
+                    population.update(t)
 
 
 class NumpySimulation(Simulation):
-    def __init__(self, network: Network, batch_size: int, dt: float, dtype) -> None:
+    def __init__(
+        self,
+        network: Network,
+        batch_size: int,
+        dt: float,
+        dtype,
+        threads: int = 1,
+        lane_rows: int = LANE_ROWS,
+    ) -> None:
         self.batch_size = batch_size
         self.dtype = np.dtype(dtype)
         self.dt = _scalar(dt, dtype)
         self.timestep = 0
-        self.populations = {
-            name: _PopulationState(pop, batch_size, self.dt, dtype)
+        self.network = network
+        self.envs = {
+            name: self._population_env(pop) for name, pop in network.populations.items()
+        }
+        self.spikes = {
+            name: np.zeros((batch_size, pop.size), bool)
             for name, pop in network.populations.items()
         }
-        self.synapses = []
-        for syn in network.synapses.values():
-            target = self.populations[syn.target]
-            size = network.populations[syn.target].size
-            psm = _Postsynaptic(syn, batch_size, size, self.dt, dtype)
-            target.postsynaptic.append(psm)
-            weights = np.ascontiguousarray(syn.g, dtype)
-            self.synapses.append((self.populations[syn.source], weights, psm))
-        self.sources = {}
-        for cs in network.current_sources.values():
-            self.sources[cs.name] = self._build_source(cs, network)
+        self.in_syn = {
+            name: np.zeros((batch_size, network.populations[s.target].size), self.dtype)
+            for name, s in network.synapses.items()
+        }
+        self.weights = {
+            name: np.ascontiguousarray(s.g, self.dtype)
+            for name, s in network.synapses.items()
+        }
+        self.source_envs = {
+            name: self._source_env(cs) for name, cs in network.current_sources.items()
+        }
         self.custom_updates: dict[str, list] = {}
         for cu in network.custom_updates.values():
             self.custom_updates.setdefault(cu.group, []).append(
                 self._build_custom_update(cu)
             )
-
-    def _build_source(self, cs, network: Network) -> dict:
-        size = network.populations[cs.population].size
-        target = self.populations[cs.population]
-        env = {name: _scalar(value, self.dtype) for name, value in cs.params.items()}
-        env.update(dt=self.dt, t=_scalar(0.0, self.dtype), Isyn=target.env["Isyn"])
-        for name, ctype in cs.model.vars.items():
-            env[name] = np.full((self.batch_size, size), cs.var_init[name],
-                                numpy_dtype(ctype, self.dtype))
-        block = compile_statements(
-            cs.model.injection_code,
-            where=f"current source model '{cs.model.name}' injection_code",
-            variables=dict(cs.model.vars), constants=cs.model.constants(),
-            sinks={"injectCurrent": "Isyn"},
+        self.lanes = self._build_lanes(lane_rows)
+        workers = min(threads, len(self.lanes))
+        self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        log.debug(
+            "NumPy engine: %d lanes on %d threads", len(self.lanes), max(workers, 1)
         )
-        target.sources.append((block, env))
+
+    def _population_env(self, pop: Population) -> dict:
+        env = {name: _scalar(value, self.dtype) for name, value in pop.params.items()}
+        env.update(dt=self.dt, t=_scalar(0.0, self.dtype))
+        env["Isyn"] = np.zeros((self.batch_size, pop.size), self.dtype)
+        for name, ctype in pop.model.vars.items():
+            env[name] = np.full(
+                (self.batch_size, pop.size),
+                pop.var_init[name],
+                numpy_dtype(ctype, self.dtype),
+            )
+        return env
+
+    def _source_env(self, cs) -> dict:
+        size = self.network.populations[cs.population].size
+        env = {name: _scalar(value, self.dtype) for name, value in cs.params.items()}
+        env.update(dt=self.dt, t=_scalar(0.0, self.dtype))
+        for name, ctype in cs.model.vars.items():
+            env[name] = np.full(
+                (self.batch_size, size),
+                cs.var_init[name],
+                numpy_dtype(ctype, self.dtype),
+            )
         return env
 
     def _build_custom_update(self, cu: CustomUpdate) -> tuple:
@@ -186,53 +291,116 @@ class NumpySimulation(Simulation):
             env[name] = self._array(ref)
         size = max((env[name].shape[1] for name in cu.var_refs), default=1)
         for name, ctype in model.vars.items():
-            env[name] = np.full((self.batch_size, size), cu.var_init[name],
-                                numpy_dtype(ctype, self.dtype))
+            env[name] = np.full(
+                (self.batch_size, size),
+                cu.var_init[name],
+                numpy_dtype(ctype, self.dtype),
+            )
         block = compile_statements(
             model.update_code,
             where=f"custom update model '{model.name}' update_code",
-            variables={**model.vars, **model.var_refs}, constants=model.constants(),
+            variables={**model.vars, **model.var_refs},
+            constants=model.constants(),
         )
         return block, env
 
+    def _build_lanes(self, lane_rows: int) -> list[_Lane]:
+        count = max(1, math.ceil(self.batch_size / max(lane_rows, 1)))
+        bounds = np.linspace(0, self.batch_size, count + 1).astype(int)
+        code = {name: _Code(pop) for name, pop in self.network.populations.items()}
+        sources = {
+            name: compile_statements(
+                cs.model.injection_code,
+                where=f"current source model '{cs.model.name}' injection_code",
+                variables=dict(cs.model.vars),
+                constants=cs.model.constants(),
+                sinks={"injectCurrent": "Isyn"},
+            )
+            for name, cs in self.network.current_sources.items()
+        }
+        return [
+            self._lane(slice(a, b), code, sources)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _lane(self, rows: slice, code: dict, sources: dict) -> _Lane:
+        network = self.network
+        populations = {}
+        for name in network.populations:
+            env = {
+                k: v[rows] if isinstance(v, np.ndarray) else v
+                for k, v in self.envs[name].items()
+            }
+            populations[name] = _PopulationLane(
+                code[name], env, self.spikes[name][rows]
+            )
+        synapses = []
+        for name, syn in network.synapses.items():
+            in_syn = self.in_syn[name][rows]
+            target = populations[syn.target]
+            target.postsynaptic.append(
+                _Postsynaptic(
+                    syn.postsynaptic_model,
+                    syn.postsynaptic_params or {},
+                    in_syn,
+                    self.dt,
+                )
+            )
+            synapses.append(
+                (populations[syn.source].spikes, self.weights[name], in_syn)
+            )
+        for name, cs in network.current_sources.items():
+            target = populations[cs.population]
+            env = {
+                k: v[rows] if isinstance(v, np.ndarray) else v
+                for k, v in self.source_envs[name].items()
+            }
+            env["Isyn"] = target.env["Isyn"]
+            target.add_source(sources[name], env)
+        return _Lane(list(populations.values()), synapses)
+
     def _array(self, ref: VarRef) -> np.ndarray:
-        if ref.target in self.populations:
-            return self.populations[ref.target].env[ref.var]
-        return self.sources[ref.target][ref.var]
+        if ref.target in self.envs:
+            return self.envs[ref.target][ref.var]
+        return self.source_envs[ref.target][ref.var]
 
     def write(self, ref: VarRef, values: np.ndarray) -> None:
-        array = self._array(ref)
-        array[: len(values)] = values
+        self._array(ref)[: len(values)] = values
 
     def read(self, ref: VarRef) -> np.ndarray:
         return self._array(ref).copy()
 
     def custom_update(self, group: str) -> None:
-        for block, env in self.custom_updates.get(group, []):
-            env["t"] = self._time()
-            block.run(env)
+        t = _scalar(self.timestep * float(self.dt), self.dtype)
+        with np.errstate(all="ignore"):
+            for block, env in self.custom_updates.get(group, []):
+                env["t"] = t
+                block.run(env)
 
     def clear_transients(self) -> None:
-        for _, _, psm in self.synapses:
-            psm.in_syn.fill(0)
-        for pop in self.populations.values():
-            pop.spikes.fill(False)
+        for in_syn in self.in_syn.values():
+            in_syn.fill(0)
+        for spikes in self.spikes.values():
+            spikes.fill(False)
 
     def run(self, timesteps: int) -> None:
-        for _ in range(timesteps):
-            self._step()
+        first = self.timestep
+        if self._pool is None:
+            for lane in self.lanes:
+                lane.run(first, timesteps, self.dt)
+        else:
+            jobs = [
+                self._pool.submit(lane.run, first, timesteps, self.dt)
+                for lane in self.lanes
+            ]
+            for job in jobs:
+                job.result()
+        self.timestep += timesteps
 
-    def _time(self):
-        return _scalar(self.timestep * float(self.dt), self.dtype)
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
-    def _step(self) -> None:
-        for source, weights, psm in self.synapses:
-            if source.spikes.any():
-                psm.in_syn += source.spikes.astype(self.dtype) @ weights
-        t = self._time()
-        for pop in self.populations.values():
-            pop.env["t"] = t
-            for _, env in pop.sources:
-                env["t"] = t
-            pop.update()
-        self.timestep += 1
+    def __del__(self) -> None:
+        self.close()
