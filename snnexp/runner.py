@@ -142,8 +142,6 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
 
 
 def _engine_options(spec: ExperimentConfig, run_dir: Path) -> dict:
-    if spec.engine.name == "numpy":
-        return {}
     return {"config": spec.engine, "run_dir": run_dir}
 
 

@@ -128,6 +128,8 @@ class DataConfig:
 @dataclass
 class EngineConfig:
     name: str = "numpy"
+    threads: Optional[int] = None  # numpy: worker threads; None for every core
+    lane_rows: int = 256  # numpy: batch rows simulated together in cache
     backend: str = "auto"
     preferences: dict[str, Any] = field(default_factory=dict)
     cache_dir: Optional[str] = None

@@ -72,6 +72,9 @@ def _check_run_settings(spec: ExperimentConfig) -> None:
     _one_of("precision", spec.precision, PRECISIONS)
     _one_of("reset", spec.reset, RESETS)
     _one_of("engine.name", spec.engine.name, ENGINES, hint="engine=")
+    if spec.engine.threads is not None:
+        _at_least("engine.threads", spec.engine.threads, 1)
+    _at_least("engine.lane_rows", spec.engine.lane_rows, 1)
     if spec.data.limit is not None:
         _at_least("data.limit", spec.data.limit, 1)
 
