@@ -16,30 +16,23 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def propagate_dense(spikes: np.ndarray, g: np.ndarray, in_syn: np.ndarray) -> None:
-    """``in_syn[b] += g[i]`` for every (batch row b, neuron i) that spiked.
+def propagate_spikes(spiked: np.ndarray, g: np.ndarray, in_syn: np.ndarray) -> None:
+    """``in_syn[row] += g[neuron]`` for every spike, in ascending order.
 
     Parameters
     ----------
-    spikes
-        (rows, pre) bool: the spikes of the source population.
+    spiked
+        Flat indices ``row * pre + neuron`` of the source population's spikes
+        (pre neurons per row), ascending.
     g
         (pre, post): the weights, shared by every batch row.
     in_syn
         (rows, post): the postsynaptic input of the target, changed in place.
     """
-    rows, pre = spikes.shape
-    post = g.shape[1]
-    spiked = np.empty(pre, np.int64)
-    for row in range(rows):
-        # Gather the spiking neurons without a branch per neuron: spikes are
-        # too irregular for the branch predictor.
-        count = 0
-        for i in range(pre):
-            spiked[count] = i
-            count += spikes[row, i]
+    pre, post = g.shape
+    for k in range(spiked.size):
+        row = spiked[k] // pre
+        weights = g[spiked[k] - row * pre]
         target = in_syn[row]
-        for k in range(count):
-            weights = g[spiked[k]]
-            for j in range(post):
-                target[j] += weights[j]
+        for j in range(post):
+            target[j] += weights[j]

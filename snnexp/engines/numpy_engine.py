@@ -24,7 +24,7 @@ import numpy as np
 
 from snnexp.engines.base import PRECISIONS, Engine, Simulation
 from snnexp.engines.ccode import compile_condition, compile_statements
-from snnexp.engines.kernels import propagate_dense
+from snnexp.engines.kernels import propagate_spikes
 from snnexp.network import CustomUpdate, Network, Population, VarRef
 
 log = logging.getLogger(__name__)
@@ -122,13 +122,18 @@ class _Code:
 
 
 class _PopulationLane:
-    """One population restricted to the rows of one lane."""
+    """One population restricted to the rows of one lane.
 
-    def __init__(self, code: _Code, env: dict, spikes: np.ndarray) -> None:
+    ``spiked`` holds the flat indices (row * size + neuron, ascending) of the
+    neurons that spiked in the last step: the reset code and the synapse
+    groups leaving this population only ever need those.
+    """
+
+    def __init__(self, code: _Code, env: dict, shape: tuple[int, int]) -> None:
         self.code = code
         self.env = env
-        self.spikes = spikes
-        self.flat_spikes = spikes.reshape(-1)
+        self.shape = shape
+        self.spiked = np.zeros(0, np.int64)
         self.postsynaptic: list[_Postsynaptic] = []
         self.sources: list[tuple] = []
         self._sim = code.sim.bind(env)
@@ -152,27 +157,29 @@ class _PopulationLane:
             source_env["t"] = t
             inject()
         self._sim()
-        np.copyto(self.spikes, self._threshold())
-        spiked = self.flat_spikes.nonzero()[0]
-        if spiked.size:
-            self._reset(spiked)
+        crossed = self._threshold()
+        if crossed.shape != self.shape:
+            crossed = np.broadcast_to(crossed, self.shape)
+        self.spiked = crossed.reshape(-1).nonzero()[0]
+        if self.spiked.size:
+            self._reset()
 
-    def _reset(self, spiked: np.ndarray) -> None:
-        """Run the reset code on the neurons in ``spiked`` (flat indices).
+    def _reset(self) -> None:
+        """Run the reset code on the neurons that spiked.
 
         Only a few percent of neurons spike in a step, so the code runs on
         those elements gathered into short arrays, and what it wrote is
         scattered back: cheaper than masking every element of every array.
         """
-        compact, shape = self._compact, self.spikes.shape
+        compact, spiked = self._compact, self.spiked
         for name in self._gathered:
             value = self.env[name]
-            if value.shape != shape:
-                value = np.broadcast_to(value, shape)
-            compact[name] = value.reshape(-1)[spiked]
+            if value.shape != self.shape:
+                value = np.broadcast_to(value, self.shape)
+            compact[name] = value.reshape(-1).take(spiked)
         self._reset_compact()
         for name in self.code.reset.writes:
-            self.env[name].reshape(-1)[spiked] = compact[name]
+            self.env[name].reshape(-1).put(spiked, compact[name])
 
 
 class _Postsynaptic:
@@ -208,8 +215,8 @@ class _Lane:
         with np.errstate(all="ignore"):
             for step in range(first_timestep, first_timestep + timesteps):
                 t = dt.dtype.type(step * float(dt))
-                for spikes, g, in_syn in self.synapses:
-                    propagate_dense(spikes, g, in_syn)
+                for source, g, in_syn in self.synapses:
+                    propagate_spikes(source.spiked, g, in_syn)
                 for population in self.populations:
                     population.update(t)
 
@@ -231,10 +238,6 @@ class NumpySimulation(Simulation):
         self.network = network
         self.envs = {
             name: self._population_env(pop) for name, pop in network.populations.items()
-        }
-        self.spikes = {
-            name: np.zeros((batch_size, pop.size), bool)
-            for name, pop in network.populations.items()
         }
         self.in_syn = {
             name: np.zeros((batch_size, network.populations[s.target].size), self.dtype)
@@ -331,9 +334,8 @@ class NumpySimulation(Simulation):
                 k: v[rows] if isinstance(v, np.ndarray) else v
                 for k, v in self.envs[name].items()
             }
-            populations[name] = _PopulationLane(
-                code[name], env, self.spikes[name][rows]
-            )
+            shape = (rows.stop - rows.start, network.populations[name].size)
+            populations[name] = _PopulationLane(code[name], env, shape)
         synapses = []
         for name, syn in network.synapses.items():
             in_syn = self.in_syn[name][rows]
@@ -346,9 +348,7 @@ class NumpySimulation(Simulation):
                     self.dt,
                 )
             )
-            synapses.append(
-                (populations[syn.source].spikes, self.weights[name], in_syn)
-            )
+            synapses.append((populations[syn.source], self.weights[name], in_syn))
         for name, cs in network.current_sources.items():
             target = populations[cs.population]
             env = {
@@ -380,8 +380,9 @@ class NumpySimulation(Simulation):
     def clear_transients(self) -> None:
         for in_syn in self.in_syn.values():
             in_syn.fill(0)
-        for spikes in self.spikes.values():
-            spikes.fill(False)
+        for lane in self.lanes:
+            for population in lane.populations:
+                population.spiked = population.spiked[:0]
 
     def run(self, timesteps: int) -> None:
         first = self.timestep
