@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from snnexp import network as net
+from snnexp.conversion import check_weights_config
 from snnexp.errors import ConfigError
 from snnexp.schema import ExperimentConfig, ModelConfig
 
@@ -59,6 +60,7 @@ def validate(spec: ExperimentConfig) -> None:
     """Check ranges, choices and every cross-reference of ``spec``."""
     _check_run_settings(spec)
     _check_model(spec.model)
+    check_weights_config(spec)
 
 
 def _check_run_settings(spec: ExperimentConfig) -> None:
