@@ -132,6 +132,13 @@ def provide_weights(spec: ExperimentConfig) -> dict[str, np.ndarray]:
 
     if spec.weights.normalise == "data":
         weights = _normalised(spec, weights, train)
+    elif spec.weights.source == "trained":
+        log.warning(
+            "Trained weights are used at the scale training left them "
+            "(weights.normalise=none), which rarely suits the neurons' "
+            "thresholds and input_scale, so layers may stay silent. Set "
+            "weights.normalise=data instead."
+        )
     return weights
 
 

@@ -74,13 +74,13 @@ def trained_weights(spec: ExperimentConfig, train: Dataset) -> dict[str, np.ndar
     Raises
     ------
     DataError
-        If the test split cannot be loaded for the ANN's accuracy, or the
-        cache directory cannot be written.
+        If the test split cannot be loaded for the ANN's accuracy, the cache
+        directory cannot be written or a cache entry is damaged.
     """
     key, keyed = cache_key(spec, checksum(train))
     folder = Path(spec.weights.cache_dir).expanduser() / key
     if (folder / METADATA).is_file():
-        metadata = json.loads((folder / METADATA).read_text())
+        metadata = _read_metadata(folder)
         log.info(
             "Weights: cache hit %s (ANN test accuracy %.2f%%, trained in %.1f s)",
             folder,
@@ -125,6 +125,18 @@ def trained_weights(spec: ExperimentConfig, train: Dataset) -> dict[str, np.ndar
     _store(folder, dict(zip(metadata["files"], matrices, strict=True)), metadata)
     log.info("Weights saved to %s", folder)
     return dict(zip(ann.layer_chain(spec.model), matrices, strict=True))
+
+
+def _read_metadata(folder: Path) -> dict:
+    try:
+        metadata = json.loads((folder / METADATA).read_text())
+        float(metadata["ann_accuracy"]), float(metadata["training_time_s"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(
+            f"{folder / METADATA} is unreadable ({error}); the cache entry is "
+            f"damaged. Delete {folder} so that the weights are trained again."
+        ) from None
+    return metadata
 
 
 def _store(folder: Path, files: dict[str, np.ndarray], metadata: dict) -> None:

@@ -110,6 +110,27 @@ def test_changed_training_data_trains_anew(compose_config, tiny_data, tmp_path):
     assert len(_entries(cache)) == 2
 
 
+def test_a_damaged_cache_entry_names_the_folder(compose_config, tiny_data, tmp_path):
+    cache = tmp_path / "cache"
+    spec = _trained_spec(compose_config, tiny_data, cache)
+    _run(spec, tmp_path / "run1")
+    [entry] = _entries(cache)
+    (entry / METADATA).write_text("{not json")
+
+    with pytest.raises(DataError, match=f"Delete {entry}"):
+        _run(spec, tmp_path / "run2")
+
+
+def test_unnormalised_trained_weights_are_warned_about(
+    compose_config, tiny_data, tmp_path, caplog
+):
+    cache = tmp_path / "cache"
+    spec = _trained_spec(compose_config, tiny_data, cache, "weights.normalise=none")
+    _run(spec, tmp_path / "run")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("weights.normalise=data instead" in r.message for r in warnings)
+
+
 def test_normalisation_matches_a_hand_worked_case():
     w1 = np.array([[1.0], [2.0]], np.float32)
     w2 = np.array([[3.0]], np.float32)
