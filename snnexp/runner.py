@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from snnexp.conversion import ann_predictions, provide_weights
 from snnexp.data import Dataset, load_dataset
 from snnexp.engines import get_engine
 from snnexp.errors import ConfigError
@@ -23,7 +24,6 @@ from snnexp.network import Network, VarRef
 from snnexp.results import BatchLog, write_table
 from snnexp.schema import ExperimentConfig
 from snnexp.spec import build_network
-from snnexp.weights import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,17 @@ class RunOutcome:
     times: dict[str, float] = field(default_factory=dict)
     engine_times: dict[str, float] = field(default_factory=dict)
     predictions: list[np.ndarray] = field(default_factory=list)
+    ann_predictions: np.ndarray | None = None  # the ANN's, for every image
+    labels: np.ndarray | None = None
 
     def summary(self) -> dict:
         sim = self.times.get("sim_time_s", 0.0)
+        accuracy = self.correct / self.n_images if self.n_images else np.nan
+        ann_accuracy = self._ann_accuracy()
         row = {
-            "accuracy": self.correct / self.n_images if self.n_images else np.nan,
+            "accuracy": accuracy,
+            "ann_accuracy": ann_accuracy,
+            "conversion_loss": ann_accuracy - accuracy,
             "n_images": self.n_images,
             "correct": self.correct,
             "batch_size": self.spec.batch_size,
@@ -62,6 +68,13 @@ class RunOutcome:
         }
         row.update(self.engine_times)
         return row
+
+    def _ann_accuracy(self) -> float:
+        """The ANN's accuracy on the images the spiking network has classified."""
+        if self.ann_predictions is None or self.labels is None or not self.n_images:
+            return np.nan
+        done = slice(0, self.n_images)
+        return float(np.mean(self.ann_predictions[done] == self.labels[done]))
 
 
 def prepare(spec: ExperimentConfig) -> tuple[Dataset, Network]:
@@ -91,7 +104,7 @@ def prepare(spec: ExperimentConfig) -> tuple[Dataset, Network]:
             f"labels go up to {dataset.labels.max()}; give the readout "
             f"population one neuron per class.",
         )
-    weights = load_weights(spec.model, spec.weights.dir)
+    weights = provide_weights(spec)
     return dataset, build_network(spec.model, weights)
 
 
@@ -111,6 +124,8 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     started = time.perf_counter()
     outcome = RunOutcome(spec)
     dataset, network = prepare(spec)
+    outcome.labels = dataset.labels
+    outcome.ann_predictions = ann_predictions(spec, network, dataset.images)
     outcome.times["load_time_s"] = time.perf_counter() - started
 
     log.info("Engine: %s, batch size %d, %d timesteps of %g ms, %s precision",
@@ -137,6 +152,11 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
              100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,
              outcome.times["sim_time_s"], outcome.times["total_time_s"])
+    summary = outcome.summary()
+    if not np.isnan(summary["ann_accuracy"]):
+        log.info("ANN accuracy %.2f%% on the same images; conversion loss %.2f "
+                 "points", 100 * summary["ann_accuracy"],
+                 100 * summary["conversion_loss"])
     log.info("Results written to %s", run_dir)
     return outcome
 

@@ -138,8 +138,18 @@ class EngineConfig:
 
 @dataclass
 class WeightsConfig:
-    source: str = "pretrained"
-    dir: str = MISSING
+    source: str = "pretrained"  # pretrained (read from dir) or trained (cached)
+    dir: Optional[str] = None  # .npy files of pretrained weights
+    cache_dir: str = "~/.cache/snnexp/weights"  # trained weights, one folder per key
+    epochs: int = 10
+    batch_size: int = 100  # images per training step
+    optimiser: str = "adam"  # adam or sgd (with momentum)
+    learning_rate: float = 0.001
+    momentum: float = 0.9  # sgd only
+    seed: int = 0
+    normalise: str = "none"  # none, or data (Diehl et al. 2015)
+    percentile: float = 99.9  # of ReLU activations, for normalise=data
+    threshold_param: str = "Vthr"  # neuron param holding the firing threshold
 
 
 @dataclass

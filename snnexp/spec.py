@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from snnexp import network as net
+from snnexp.conversion import check_weights_config
 from snnexp.errors import ConfigError
 from snnexp.schema import ExperimentConfig, ModelConfig
 
@@ -60,6 +61,7 @@ def validate(spec: ExperimentConfig) -> None:
     _check_run_settings(spec)
     _check_model(spec.model)
     _check_code(spec.model, numpy_engine=spec.engine.name == "numpy")
+    check_weights_config(spec)
 
 
 def _check_run_settings(spec: ExperimentConfig) -> None:

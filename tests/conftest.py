@@ -42,17 +42,18 @@ def tiny_data(tmp_path: Path) -> dict:
 
     Each image lights one of three horizontal bands; the weights route each
     band to its own hidden neurons and on to its own output neuron, so a
-    faithful engine classifies all of them correctly.
+    faithful engine classifies all of them correctly. A training split of 60
+    such images, with noise, lets an ANN learn the same routing.
     """
     rng = np.random.default_rng(7)
-    labels = rng.integers(0, 3, size=10).astype(np.uint8)
-    images = np.zeros((10, 4, 4), np.uint8)
-    for n, label in enumerate(labels):
-        images[n, label] = 200 + 5 * n
+    labels, images = _band_images(rng, 10)
     root = tmp_path / "idx"
     root.mkdir()
     write_idx(root / "t10k-images-idx3-ubyte.gz", images)
     write_idx(root / "t10k-labels-idx1-ubyte", labels)
+    train_labels, train_images = _band_images(rng, 60, noise=40)
+    write_idx(root / "train-images-idx3-ubyte.gz", train_images)
+    write_idx(root / "train-labels-idx1-ubyte", train_labels)
 
     w_in = np.zeros((16, 8), np.float32)
     w_out = np.zeros((8, 3), np.float32)
@@ -66,6 +67,7 @@ def tiny_data(tmp_path: Path) -> dict:
     overrides = [
         f"data.root={root}",
         "data.download=false",
+        "weights=pretrained",
         f"weights.dir={weights}",
         "model.populations.input.size=16",
         "model.populations.hidden.size=8",
@@ -75,3 +77,12 @@ def tiny_data(tmp_path: Path) -> dict:
     ]
     return {"root": root, "weights": weights, "labels": labels,
             "images": images, "overrides": overrides}
+
+
+def _band_images(rng, count: int, noise: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` 4x4 images, each lighting the row of its label (0, 1 or 2)."""
+    labels = rng.integers(0, 3, size=count).astype(np.uint8)
+    images = rng.integers(0, noise + 1, size=(count, 4, 4)).astype(np.uint8)
+    for n, label in enumerate(labels):
+        images[n, label] = 200 + 5 * (n % 10)
+    return labels, images

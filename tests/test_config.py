@@ -23,6 +23,8 @@ def test_default_config_describes_the_tutorial_network(compose_config):
     assert spec.input_scale == 0.01
     assert spec.precision == "float"
     assert spec.engine.name == "numpy"
+    assert spec.weights.source == "trained"
+    assert spec.weights.normalise == "data"
     assert model.input == "input_current.magnitude"
     assert model.readout == "output.SpikeCount"
     assert model.reset_group == "Reset"
@@ -104,4 +106,4 @@ def test_bad_values_name_their_key(compose_config, override, key, fragment):
 
 def test_missing_weights_dir_says_how_to_set_it(compose_config):
     with pytest.raises(ConfigError, match=r"weights\.dir.*weights\.dir="):
-        load_experiment(compose_config())
+        load_experiment(compose_config("weights=pretrained"))
