@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
-import time
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 SWEEP_TABLE = "sweep.csv"
 SWEEP_FIGURE = "sweep.png"
 FIXED_COLUMNS = ["job", "status", "error", "dir"]
-STALE_SLACK_S = 5.0
 OBJECTIVE_COLUMNS = (
     "accuracy",
     "correct",
@@ -160,7 +160,7 @@ class SweepSummary(Callback):
         self.started = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self.started = time.time()
+        self.started = filesystem_time(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -209,6 +209,18 @@ class SweepSummary(Callback):
         log.info("Sweep figure: %s", path)
 
 
+def filesystem_time(directory: Path) -> float:
+    """Now, by the clock that stamps files in ``directory`` [Unix time, s].
+
+    Job directories are told apart from those of an earlier multirun by
+    their files' modification times; on a cluster those come from the file
+    server's clock, not this machine's.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".started.") as probe:
+        return os.fstat(probe.fileno()).st_mtime
+
+
 def swept_keys(config: DictConfig) -> list[str]:
     """Keys the multirun sweeps: command-line sweeps and ``hydra.sweeper.params``."""
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
@@ -239,7 +251,7 @@ def collect(
     jobs = [
         job
         for job in _job_dirs(Path(sweep_dir), output_subdir or ".hydra")
-        if since is None or job["written"] >= since - STALE_SLACK_S
+        if since is None or job["written"] >= since
     ]
     jobs.sort(key=lambda job: job["num"])
     if not jobs:

@@ -119,6 +119,25 @@ def test_failing_job_costs_only_itself(tmp_path, tiny_data, launcher):
     assert (sweep_dir / "sweep.png").is_file()
 
 
+def test_earlier_jobs_in_a_reused_sweep_dir_are_left_out(tmp_path, tiny_data):
+    sweep_dir = tmp_path / "sweep"
+    first = run_sweep(sweep_dir, "batch_size=2,3,4", *tiny(tiny_data, "batch_size"))
+    assert first.returncode == 0, first.stderr
+    second = run_sweep(
+        sweep_dir,
+        "batch_size=5",
+        "hydra.sweep.subdir=again_${hydra.job.num}",
+        *tiny(tiny_data, "batch_size"),
+    )
+    assert second.returncode == 0, second.stderr
+
+    table = pd.read_csv(sweep_dir / "sweep.csv")
+    assert table["batch_size"].tolist() == [5]
+    assert table["job"].tolist() == [0]
+    assert Path(table["dir"][0]).name == "again_0"
+    assert (sweep_dir / "2" / "results.csv").is_file()
+
+
 def test_submitit_local_launcher(tmp_path, tiny_data):
     sweep_dir = tmp_path / "sweep"
     done = run_sweep(
