@@ -153,6 +153,13 @@ class WeightsConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    metric: str = "accuracy"  # results.csv column a run returns to a sweeper
+    limit_column: str = "sim_time_s"
+    limit: Optional[float] = None  # above it, a run returns metric - 1
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -164,3 +171,4 @@ class ExperimentConfig:
     input_scale: float = 0.01
     precision: str = "float"
     reset: str = "genn"
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
