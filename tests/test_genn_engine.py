@@ -186,6 +186,27 @@ def test_new_weights_reuse_the_cached_build(pygenn, cache_dir, tiny_network):
     assert not np.array_equal(outputs[0], outputs[1])
 
 
+def _build_and_count(cache_dir: str) -> tuple[str, list[int]]:
+    """Build the tiny network in a fresh process and run it for 30 steps."""
+    sim = _cpu_engine(cache_dir).build(
+        _tiny_network(), batch_size=1, dt=1.0, precision="float"
+    )
+    sim.write(net.VarRef("drive", "amp"), np.full((1, 6), 2.0))
+    sim.run(30)
+    return str(sim.code_dir), sim.read(net.VarRef("output", "SpikeCount")).tolist()
+
+
+@pytest.mark.genn
+def test_parallel_jobs_share_one_build_safely(pygenn, tmp_path):
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(_build_and_count, [str(tmp_path)] * 2)
+
+    assert results[0] == results[1]
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
+
+
 @pytest.mark.genn
 def test_failed_code_generation_names_the_error_and_the_code(pygenn, tmp_path):
     model = net.NeuronModel(

@@ -88,6 +88,10 @@ def check_engine_config(
 ) -> None:
     """Check ``engine.*`` without PyGeNN, before any data is read.
 
+    ``engine.backend=auto`` needs PyGeNN to know what it picks, so the batch
+    size is checked against it when the network is built, before any code is
+    generated.
+
     Raises
     ------
     ConfigError
@@ -109,6 +113,15 @@ def check_engine_config(
         )
     if config.backend == "single_threaded_cpu":
         _check_cpu_batch_size(batch_size)
+
+
+def available_backends() -> list[str] | None:
+    """GeNN's backends, best first, or None where PyGeNN is not importable."""
+    try:
+        from pygenn import genn_model
+    except ImportError:
+        return None
+    return list(genn_model.backend_modules)
 
 
 def _check_cpu_batch_size(batch_size: int) -> None:
@@ -295,7 +308,7 @@ class GeNNEngine(Engine):
         pygenn = import_pygenn()
         from pygenn import genn_model
 
-        backend = resolve_backend(self.config.backend, list(genn_model.backend_modules))
+        backend = resolve_backend(self.config.backend, available_backends())
         if backend == "single_threaded_cpu":
             _check_cpu_batch_size(batch_size)
         preferences = dict(self.config.preferences)
