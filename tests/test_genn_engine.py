@@ -223,6 +223,20 @@ def test_failed_code_generation_names_the_error_and_the_code(pygenn, tmp_path):
 
 
 @pytest.mark.genn
+def test_default_preference_values_reuse_the_default_build(
+    pygenn, cache_dir, tiny_network
+):
+    plain = _cpu_engine(cache_dir).build(
+        tiny_network, batch_size=1, dt=1.0, precision="float"
+    )
+    explicit = _cpu_engine(cache_dir, preferences={"optimize_code": False}).build(
+        tiny_network, batch_size=1, dt=1.0, precision="float"
+    )
+
+    assert explicit.code_dir == plain.code_dir
+
+
+@pytest.mark.genn
 def test_unknown_preference_is_a_config_error(pygenn, tiny_network, tmp_path):
     engine = _cpu_engine(tmp_path, preferences={"optimise_code": True})
 

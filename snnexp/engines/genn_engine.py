@@ -312,12 +312,12 @@ class GeNNEngine(Engine):
         if backend == "single_threaded_cpu":
             _check_cpu_batch_size(batch_size)
         preferences = dict(self.config.preferences)
-        _check_preferences(genn_model.backend_modules[backend], preferences)
+        changed = _check_preferences(genn_model.backend_modules[backend], preferences)
 
         description = code_description(
             network,
             backend=backend,
-            preferences=preferences,
+            preferences=changed,
             batch_size=batch_size,
             dt=dt,
             precision=precision,
@@ -357,8 +357,14 @@ class GeNNEngine(Engine):
             (self.run_dir / "genn_build.log").write_text(text)
 
 
-def _check_preferences(backend_module, preferences: Mapping[str, Any]) -> None:
+def _check_preferences(backend_module, preferences: Mapping[str, Any]) -> dict:
+    """Check ``preferences``; return those that differ from GeNN's defaults.
+
+    A preference set to its default value generates the same code, so only
+    the others count towards the cache directory's hash.
+    """
     known = backend_module.Preferences()
+    defaults = {key: getattr(known, key, None) for key in preferences}
     for key, value in preferences.items():
         if not hasattr(known, key):
             names = sorted(a for a in dir(known) if not a.startswith("_"))
@@ -373,6 +379,7 @@ def _check_preferences(backend_module, preferences: Mapping[str, Any]) -> None:
                 f"engine.preferences.{key}",
                 f"GeNN does not accept {value!r}: {error}",
             ) from None
+    return {k: v for k, v in preferences.items() if getattr(known, k) != defaults[k]}
 
 
 _LOG_PREFIX = re.compile(r"^\S+ \S+ [A-Z]+ \[\d+\] \[[^\]]+\] ")
