@@ -42,6 +42,7 @@ class RunOutcome:
     predictions: list[np.ndarray] = field(default_factory=list)
     ann_predictions: np.ndarray | None = None  # the ANN's, for every image
     labels: np.ndarray | None = None
+    readouts: list[np.ndarray] = field(default_factory=list)
 
     def summary(self) -> dict:
         sim = self.times.get("sim_time_s", 0.0)
@@ -185,11 +186,13 @@ def _classify(spec, sim, dataset: Dataset, outcome: RunOutcome, batches) -> None
         if spec.reset == "full":
             sim.clear_transients()
         sim.run(spec.present_timesteps)
-        predicted = np.argmax(sim.read(readout)[: len(images)], axis=1)
+        counts = sim.read(readout)[: len(images)]
+        predicted = np.argmax(counts, axis=1)
         elapsed = time.perf_counter() - began
 
         correct = int(np.sum(predicted == labels))
         outcome.predictions.append(predicted)
+        outcome.readouts.append(counts)
         outcome.n_images += len(images)
         outcome.correct += correct
         outcome.times["sim_time_s"] += elapsed

@@ -77,6 +77,10 @@ def _check_run_settings(spec: ExperimentConfig) -> None:
     if spec.engine.threads is not None:
         _at_least("engine.threads", spec.engine.threads, 1)
     _at_least("engine.lane_rows", spec.engine.lane_rows, 1)
+    if spec.engine.name == "genn":
+        from snnexp.engines.genn_engine import check_engine_config
+
+        check_engine_config(spec.engine, spec.batch_size, spec.reset)
     if spec.data.limit is not None:
         _at_least("data.limit", spec.data.limit, 1)
 
