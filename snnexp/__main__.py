@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +11,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from snnexp.errors import SnnexpError
+from snnexp.errors import SnnexpError, report
+from snnexp.rundir import check_run_dir
 from snnexp.runner import run_experiment
 from snnexp.spec import load_experiment
 
@@ -22,14 +23,26 @@ log = logging.getLogger("snnexp")
 def _run(cfg: DictConfig) -> float:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        check_run_dir(run_dir)
         spec = load_experiment(cfg)
         outcome = run_experiment(spec, run_dir)
-    except SnnexpError as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"snnexp: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (SnnexpError, NotImplementedError) as error:
+        report(error)
+    except KeyboardInterrupt as stop:
+        _stopped(stop, run_dir)
     return outcome.correct / max(outcome.n_images, 1)
+
+
+def _stopped(stop: KeyboardInterrupt, run_dir: Path) -> None:
+    """Say what survived a SIGINT or SIGTERM and exit with 128 + its number."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    name = signal.Signals(signum).name
+    if (run_dir / "results.csv").exists():
+        where = (f"results so far (status=interrupted) are in {run_dir}")
+    else:
+        where = "it stopped before the first batch, so nothing was written"
+    print(f"snnexp: interrupted by {name}; {where}.", file=sys.stderr)
+    raise SystemExit(128 + signum) from None
 
 
 def main() -> None:

@@ -8,17 +8,18 @@ the input variable, run the reset custom-update group, simulate
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from snnexp.data import Dataset, load_dataset
 from snnexp.engines import get_engine
 from snnexp.errors import ConfigError
+from snnexp.interrupts import deferred, interruptible
 from snnexp.network import Network, VarRef
 from snnexp.results import BatchLog, write_table
 from snnexp.schema import ExperimentConfig
@@ -107,10 +108,28 @@ def _readout_size(spec: ExperimentConfig) -> int:
 
 
 def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
-    """Run ``spec`` and write its result files into ``run_dir``."""
+    """Run ``spec`` and write its result files into ``run_dir``.
+
+    SIGINT and SIGTERM stop the run after writing what it finished:
+    ``results.csv`` with ``status=interrupted``, the finished batches and
+    their predictions. A run that fails part-way writes ``status=failed``.
+
+    Raises
+    ------
+    ConfigError, DataError
+        For input that cannot run, before anything is built or written.
+    snnexp.interrupts.Interrupted
+        For SIGINT or SIGTERM, once the results so far are on disk.
+    """
+    with interruptible():
+        return _run(spec, run_dir)
+
+
+def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     started = time.perf_counter()
     outcome = RunOutcome(spec)
     dataset, network = prepare(spec)
+    _check_memory(spec, network)
     outcome.times["load_time_s"] = time.perf_counter() - started
 
     log.info("Engine: %s, batch size %d, %d timesteps of %g ms, %s precision",
@@ -122,7 +141,7 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
                        precision=spec.precision)
     outcome.times["build_time_s"] = time.perf_counter() - built
 
-    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+    _write_summary(outcome, run_dir)
     try:
         with BatchLog(run_dir / "batches.csv") as batches:
             _classify(spec, sim, dataset, outcome, batches)
@@ -130,15 +149,50 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     except KeyboardInterrupt:
         outcome.status = "interrupted"
         raise
+    except Exception as error:
+        outcome.status = "failed"
+        outcome.error = f"{type(error).__name__}: {error}"
+        raise
     finally:
-        outcome.times["total_time_s"] = time.perf_counter() - started
-        outcome.engine_times = sim.timings()
-        _write_outputs(outcome, dataset, run_dir)
+        with deferred():
+            outcome.times["total_time_s"] = time.perf_counter() - started
+            outcome.engine_times = sim.timings()
+            _write_outputs(outcome, dataset, run_dir)
     log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
              100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,
              outcome.times["sim_time_s"], outcome.times["total_time_s"])
     log.info("Results written to %s", run_dir)
     return outcome
+
+
+def _check_memory(spec: ExperimentConfig, network: Network) -> None:
+    """Refuse a batch size whose state cannot fit in this machine's memory.
+
+    For every batch row, a population holds its variables, ``Isyn``, its
+    spikes and its postsynaptic input: the estimate counts four arrays of
+    the population's size besides the variables.
+
+    Raises
+    ------
+    ConfigError
+        For ``batch_size`` when the estimate exceeds physical memory.
+    """
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    itemsize = 4 if spec.precision == "float" else 8
+    per_row = sum(p.size * (len(p.model.vars) + 4)
+                  for p in network.populations.values())
+    weights = sum(s.g.nbytes for s in network.synapses.values())
+    needed = spec.batch_size * per_row * itemsize + weights
+    if needed > memory:
+        raise ConfigError(
+            "batch_size",
+            f"got {spec.batch_size}, which needs about {needed / 2**30:.1f} GiB "
+            f"for the network state but this machine has {memory / 2**30:.1f} "
+            f"GiB; lower batch_size.",
+        )
 
 
 def _engine_options(spec: ExperimentConfig, run_dir: Path) -> dict:
@@ -171,15 +225,29 @@ def _classify(spec, sim, dataset: Dataset, outcome: RunOutcome, batches) -> None
         elapsed = time.perf_counter() - began
 
         correct = int(np.sum(predicted == labels))
-        outcome.predictions.append(predicted)
-        outcome.n_images += len(images)
-        outcome.correct += correct
-        outcome.times["sim_time_s"] += elapsed
-        batches.append(number, len(images), correct, elapsed)
+        with deferred():
+            outcome.predictions.append(predicted)
+            outcome.n_images += len(images)
+            outcome.correct += correct
+            outcome.times["sim_time_s"] += elapsed
+            batches.append(number, len(images), correct, elapsed)
         bar.set_postfix(accuracy=f"{outcome.correct / outcome.n_images:.4f}")
 
 
+def _write_summary(outcome: RunOutcome, run_dir: Path) -> None:
+    """Write ``results.csv``.
+
+    pandas is imported here rather than at the top because it takes about a
+    second to import, and a run refused for bad input never needs it.
+    """
+    import pandas as pd
+
+    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+
+
 def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None:
+    import pandas as pd
+
     done = outcome.n_images
     predicted = (np.concatenate(outcome.predictions) if outcome.predictions
                  else np.zeros(0, np.int64))
@@ -189,4 +257,4 @@ def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None
         "prediction": predicted,
     })
     write_table(predictions, run_dir / "predictions.csv")
-    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+    _write_summary(outcome, run_dir)

@@ -44,11 +44,16 @@ def tiny_data(tmp_path: Path) -> dict:
     band to its own hidden neurons and on to its own output neuron, so a
     faithful engine classifies all of them correctly.
     """
+    return make_tiny_data(tmp_path)
+
+
+def make_tiny_data(tmp_path: Path, n_images: int = 10) -> dict:
+    """The files and overrides of :func:`tiny_data`, with ``n_images`` images."""
     rng = np.random.default_rng(7)
-    labels = rng.integers(0, 3, size=10).astype(np.uint8)
-    images = np.zeros((10, 4, 4), np.uint8)
+    labels = rng.integers(0, 3, size=n_images).astype(np.uint8)
+    images = np.zeros((n_images, 4, 4), np.uint8)
     for n, label in enumerate(labels):
-        images[n, label] = 200 + 5 * n
+        images[n, label] = 200 + 5 * (n % 10)
     root = tmp_path / "idx"
     root.mkdir()
     write_idx(root / "t10k-images-idx3-ubyte.gz", images)
