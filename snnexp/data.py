@@ -85,6 +85,11 @@ def _as_dataset(images: tuple, labels: tuple, source: str, key: str) -> Dataset:
             f"{image_path} holds no images; {key}.images must name a file with "
             f"at least one image."
         )
+    if label_data.dtype.kind not in "iu":
+        raise DataError(
+            f"{label_path} (named by {key}.labels) holds {label_data.dtype} "
+            f"values; labels must be whole class numbers (IDX type 0x08)."
+        )
     flat = image_data.reshape(len(image_data), -1)
     if flat.dtype != np.uint8:
         raise DataError(

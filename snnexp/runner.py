@@ -136,7 +136,7 @@ def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
              spec.engine.name, spec.batch_size, spec.present_timesteps, spec.dt,
              spec.precision)
     built = time.perf_counter()
-    engine = get_engine(spec.engine.name, **_engine_options(spec, run_dir))
+    engine = _load_engine(spec, run_dir)
     sim = engine.build(network, batch_size=spec.batch_size, dt=spec.dt,
                        precision=spec.precision)
     outcome.times["build_time_s"] = time.perf_counter() - built
@@ -193,6 +193,26 @@ def _check_memory(spec: ExperimentConfig, network: Network) -> None:
             f"for the network state but this machine has {memory / 2**30:.1f} "
             f"GiB; lower batch_size.",
         )
+
+
+def _load_engine(spec: ExperimentConfig, run_dir: Path):
+    """The engine of ``spec``; an engine whose module or library is not
+    installed is a config problem with a fix, not a crash.
+
+    Raises
+    ------
+    ConfigError
+        For ``engine.name`` when the engine cannot be imported.
+    """
+    try:
+        return get_engine(spec.engine.name, **_engine_options(spec, run_dir))
+    except ImportError as error:
+        raise ConfigError(
+            "engine.name",
+            f"the {spec.engine.name!r} engine cannot be loaded ({error}). "
+            f"Install what it needs (PyGeNN for genn, see the README) or run "
+            f"with engine=numpy.",
+        ) from None
 
 
 def _engine_options(spec: ExperimentConfig, run_dir: Path) -> dict:

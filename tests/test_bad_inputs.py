@@ -279,6 +279,11 @@ CASES: dict[str, Case] = {
         (IMAGES, "int32", "8-bit"),
         spoil=_data(images=_idx(GOOD_IMAGES.astype(">i4"), 0x0C)),
     ),
+    "data labels as floats": Case(
+        (),
+        ("data.files.test.labels", "float32", "whole class numbers"),
+        spoil=_data(labels=_idx(GOOD_LABELS.astype(">f4"), 0x0D)),
+    ),
     "data label beyond readout": Case(
         (),
         ("model.readout", "labels go up to 7"),
@@ -325,6 +330,7 @@ IN_PROCESS = {
     "data images are labels",
     "data not bytes",
     "data missing",
+    "data labels as floats",
 }
 END_TO_END = [name for name in CASES if name not in IN_PROCESS]
 
