@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import signal
 import sys
 from pathlib import Path
 
@@ -12,7 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from snnexp.errors import SnnexpError
+from snnexp.errors import SnnexpError, report
+from snnexp.rundir import check_run_dir
 from snnexp.runner import run_experiment
 from snnexp.spec import load_experiment
 from snnexp.sweep import check_objective, objective_value, run_sweep_job
@@ -33,15 +34,27 @@ def _run(cfg: DictConfig) -> float:
     if hydra_cfg.mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg, run_dir)
     try:
+        check_run_dir(run_dir)
         spec = load_experiment(cfg)
         check_objective(spec.objective)
         outcome = run_experiment(spec, run_dir)
     except (SnnexpError, NotImplementedError) as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"snnexp: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        report(error)
+    except KeyboardInterrupt as stop:
+        _stopped(stop, run_dir)
     return objective_value(outcome.summary(), spec.objective)
+
+
+def _stopped(stop: KeyboardInterrupt, run_dir: Path) -> None:
+    """Say what survived a SIGINT or SIGTERM and exit with 128 + its number."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    name = signal.Signals(signum).name
+    if (run_dir / "results.csv").exists():
+        where = (f"results so far (status=interrupted) are in {run_dir}")
+    else:
+        where = "it stopped before the first batch, so nothing was written"
+    print(f"snnexp: interrupted by {name}; {where}.", file=sys.stderr)
+    raise SystemExit(128 + signum) from None
 
 
 def main() -> None:

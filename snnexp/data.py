@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import logging
 import os
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from snnexp.errors import DataError
 from snnexp.schema import DataConfig
 
 log = logging.getLogger(__name__)
+
+#: IDX type codes and the size of one item in bytes.
+IDX_TYPES = {0x08: 1, 0x09: 1, 0x0B: 2, 0x0C: 4, 0x0D: 4, 0x0E: 8}
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,49 +60,93 @@ def load_dataset(cfg: DataConfig, split: str | None = None) -> Dataset:
         )
     root = Path(cfg.root).expanduser()
     entry = cfg.files[split]
-    images = _read_idx(_locate(root, entry.images.name, entry.images.md5, cfg))
-    labels = _read_idx(_locate(root, entry.labels.name, entry.labels.md5, cfg))
-    dataset = _as_dataset(images, labels, str(root), entry)
+    key = f"data.files.{split}"
+    images = _read_idx(_locate(root, entry.images.name, entry.images.md5, cfg),
+                       f"{key}.images", images=True)
+    labels = _read_idx(_locate(root, entry.labels.name, entry.labels.md5, cfg),
+                       f"{key}.labels", images=False)
+    dataset = _as_dataset(images, labels, str(root), key)
     if cfg.limit is not None:
         dataset = Dataset(dataset.images[: cfg.limit], dataset.labels[: cfg.limit],
                           dataset.image_shape, dataset.source)
     return dataset
 
 
-def _as_dataset(images: tuple, labels: tuple, source: str, entry) -> Dataset:
+def _as_dataset(images: tuple, labels: tuple, source: str, key: str) -> Dataset:
     (image_path, image_data), (label_path, label_data) = images, labels
-    if image_data.ndim < 2:
-        raise DataError(
-            f"{image_path}: expected images (an IDX file of 2 or more "
-            f"dimensions) but it has shape {image_data.shape}. Check that "
-            f"data.files names the images file as `images`."
-        )
-    if label_data.ndim != 1:
-        raise DataError(
-            f"{label_path}: expected labels (a 1-dimensional IDX file) but it "
-            f"has shape {label_data.shape}. Check data.files.*.labels."
-        )
     if len(image_data) != len(label_data):
         raise DataError(
             f"{image_path} holds {len(image_data)} images but {label_path} holds "
-            f"{len(label_data)} labels; the files do not belong together."
+            f"{len(label_data)} labels; the files named by {key} do not belong "
+            f"together. Use the images and labels of one dataset and split."
+        )
+    if len(image_data) == 0:
+        raise DataError(
+            f"{image_path} holds no images; {key}.images must name a file with "
+            f"at least one image."
+        )
+    if label_data.dtype.kind not in "iu":
+        raise DataError(
+            f"{label_path} (named by {key}.labels) holds {label_data.dtype} "
+            f"values; labels must be whole class numbers (IDX type 0x08)."
         )
     flat = image_data.reshape(len(image_data), -1)
     if flat.dtype != np.uint8:
-        raise DataError(f"{image_path}: expected unsigned bytes, found {flat.dtype}.")
+        raise DataError(
+            f"{image_path} (named by {key}.images): expected pixels as unsigned "
+            f"bytes (IDX type 0x08), "
+            f"found {flat.dtype}. Convert the images to 8-bit greyscale."
+        )
     return Dataset(flat, label_data.astype(np.int64), image_data.shape[1:], source)
 
 
-def _read_idx(path: Path) -> tuple[Path, np.ndarray]:
+def _read_idx(path: Path, key: str, images: bool) -> tuple[Path, np.ndarray]:
+    """Check the IDX header of ``path`` and read it.
+
+    Raises DataError for a header that is not IDX, an unknown item type, the
+    wrong number of dimensions (images have 2 or more, labels 1), or a file
+    that holds fewer or more items than its header promises.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as stream:
+            _check_header(stream.read(4 + 4 * 255), path, key, images)
+            stream.seek(0)
             return path, mnist.parse_idx(stream)
-    except (mnist.IdxDecodeError, OSError, EOFError, ValueError) as error:
+    except DataError:
+        raise
+    except (mnist.IdxDecodeError, OSError, EOFError, ValueError, struct.error,
+            MemoryError) as error:
         raise DataError(
-            f"{path} is not a valid IDX file ({error}). Delete it so that it is "
-            f"downloaded again, or replace it with the original file."
+            f"{path} (named by {key}) is not a valid IDX file ({error}). Delete "
+            f"it so that it is downloaded again, or replace it with the original "
+            f"file."
         ) from None
+
+
+def _check_header(head: bytes, path: Path, key: str, images: bool) -> None:
+    what = "images" if images else "labels"
+    wanted = "2 or more dimensions" if images else "1 dimension"
+    fix = (f"Replace it with the original file, or check that {key} names the "
+           f"{what} file.")
+    if len(head) < 4 or head[:2] != b"\0\0":
+        raise DataError(f"{path} (named by {key}) has no IDX header. {fix}")
+    type_code, ndim = head[2], head[3]
+    if type_code not in IDX_TYPES:
+        raise DataError(
+            f"{path} (named by {key}) has unknown IDX item type 0x{type_code:02x}. "
+            f"{fix}"
+        )
+    if len(head) < 4 + 4 * ndim:
+        raise DataError(
+            f"{path} (named by {key}) ends inside its IDX header. {fix}"
+        )
+    shape = struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
+    if (ndim < 2) if images else (ndim != 1):
+        raise DataError(
+            f"{path} (named by {key}) holds an array of shape {shape} but "
+            f"{what} need {wanted}. {fix}"
+        )
 
 
 def _locate(root: Path, name: str, md5: str | None, cfg: DataConfig) -> Path:

@@ -1,5 +1,14 @@
 """Exceptions that carry a message meant for the user, not a traceback."""
 
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+#: Exit status of a run stopped by bad input.
+BAD_INPUT_STATUS = 2
+
 
 class SnnexpError(Exception):
     """Base class of every error caused by the user's input, not by a bug.
@@ -27,3 +36,20 @@ class ConfigError(SnnexpError, ValueError):
 
 class DataError(SnnexpError, ValueError):
     """A dataset or weight file that is missing, unreadable or malformed."""
+
+
+def report(error: BaseException) -> NoReturn:
+    """Print ``error`` as one line on stderr and exit with status 2.
+
+    ``HYDRA_FULL_ERROR=1`` re-raises it instead, traceback included.
+
+    Raises
+    ------
+    SystemExit
+        Always, unless ``HYDRA_FULL_ERROR=1`` re-raises ``error``.
+    """
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    message = " ".join(str(error).split("\n"))
+    print(f"snnexp: error: {message}", file=sys.stderr)
+    raise SystemExit(BAD_INPUT_STATUS) from None

@@ -11,8 +11,10 @@ import csv
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 BATCH_COLUMNS = ["batch", "size", "correct", "sim_time_s"]
 
@@ -22,6 +24,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(handle, "w", newline="") as stream:
             frame.to_csv(stream, index=False)
             stream.flush()
@@ -30,6 +33,14 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask, so replaced files get the permissions of new ones
+    rather than the owner-only ones of a temporary file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class BatchLog:

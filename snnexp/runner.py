@@ -8,18 +8,19 @@ the input variable, run the reset custom-update group, simulate
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
 from snnexp.conversion import ann_predictions, provide_weights
 from snnexp.data import Dataset, load_dataset
 from snnexp.engines import get_engine
 from snnexp.errors import ConfigError
+from snnexp.interrupts import deferred, interruptible
 from snnexp.network import Network, VarRef
 from snnexp.results import BatchLog, write_table
 from snnexp.schema import ExperimentConfig
@@ -121,10 +122,28 @@ def _readout_size(spec: ExperimentConfig) -> int:
 
 
 def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
-    """Run ``spec`` and write its result files into ``run_dir``."""
+    """Run ``spec`` and write its result files into ``run_dir``.
+
+    SIGINT and SIGTERM stop the run after writing what it finished:
+    ``results.csv`` with ``status=interrupted``, the finished batches and
+    their predictions. A run that fails part-way writes ``status=failed``.
+
+    Raises
+    ------
+    ConfigError, DataError
+        For input that cannot run, before anything is built or written.
+    snnexp.interrupts.Interrupted
+        For SIGINT or SIGTERM, once the results so far are on disk.
+    """
+    with interruptible():
+        return _run(spec, run_dir)
+
+
+def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     started = time.perf_counter()
     outcome = RunOutcome(spec)
     dataset, network = prepare(spec)
+    _check_memory(spec, network)
     outcome.labels = dataset.labels
     outcome.ann_predictions = ann_predictions(spec, network, dataset.images)
     outcome.times["load_time_s"] = time.perf_counter() - started
@@ -133,12 +152,12 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
              spec.engine.name, spec.batch_size, spec.present_timesteps, spec.dt,
              spec.precision)
     built = time.perf_counter()
-    engine = get_engine(spec.engine.name, **_engine_options(spec, run_dir))
+    engine = _load_engine(spec, run_dir)
     sim = engine.build(network, batch_size=spec.batch_size, dt=spec.dt,
                        precision=spec.precision)
     outcome.times["build_time_s"] = time.perf_counter() - built
 
-    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+    _write_summary(outcome, run_dir)
     try:
         with BatchLog(run_dir / "batches.csv") as batches:
             _classify(spec, sim, dataset, outcome, batches)
@@ -146,10 +165,15 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     except KeyboardInterrupt:
         outcome.status = "interrupted"
         raise
+    except Exception as error:
+        outcome.status = "failed"
+        outcome.error = f"{type(error).__name__}: {error}"
+        raise
     finally:
-        outcome.times["total_time_s"] = time.perf_counter() - started
-        outcome.engine_times = sim.timings()
-        _write_outputs(outcome, dataset, run_dir)
+        with deferred():
+            outcome.times["total_time_s"] = time.perf_counter() - started
+            outcome.engine_times = sim.timings()
+            _write_outputs(outcome, dataset, run_dir)
     log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
              100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,
              outcome.times["sim_time_s"], outcome.times["total_time_s"])
@@ -160,6 +184,56 @@ def run_experiment(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
                  100 * summary["conversion_loss"])
     log.info("Results written to %s", run_dir)
     return outcome
+
+
+def _check_memory(spec: ExperimentConfig, network: Network) -> None:
+    """Refuse a batch size whose state cannot fit in this machine's memory.
+
+    For every batch row, a population holds its variables, ``Isyn``, its
+    spikes and its postsynaptic input: the estimate counts four arrays of
+    the population's size besides the variables.
+
+    Raises
+    ------
+    ConfigError
+        For ``batch_size`` when the estimate exceeds physical memory.
+    """
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    itemsize = 4 if spec.precision == "float" else 8
+    per_row = sum(p.size * (len(p.model.vars) + 4)
+                  for p in network.populations.values())
+    weights = sum(s.g.nbytes for s in network.synapses.values())
+    needed = spec.batch_size * per_row * itemsize + weights
+    if needed > memory:
+        raise ConfigError(
+            "batch_size",
+            f"got {spec.batch_size}, which needs about {needed / 2**30:.1f} GiB "
+            f"for the network state but this machine has {memory / 2**30:.1f} "
+            f"GiB; lower batch_size.",
+        )
+
+
+def _load_engine(spec: ExperimentConfig, run_dir: Path):
+    """The engine of ``spec``; an engine whose module or library is not
+    installed is a config problem with a fix, not a crash.
+
+    Raises
+    ------
+    ConfigError
+        For ``engine.name`` when the engine cannot be imported.
+    """
+    try:
+        return get_engine(spec.engine.name, **_engine_options(spec, run_dir))
+    except ImportError as error:
+        raise ConfigError(
+            "engine.name",
+            f"the {spec.engine.name!r} engine cannot be loaded ({error}). "
+            f"Install what it needs (PyGeNN for genn, see the README) or run "
+            f"with engine=numpy.",
+        ) from None
 
 
 def _engine_options(spec: ExperimentConfig, run_dir: Path) -> dict:
@@ -191,16 +265,30 @@ def _classify(spec, sim, dataset: Dataset, outcome: RunOutcome, batches) -> None
         elapsed = time.perf_counter() - began
 
         correct = int(np.sum(predicted == labels))
-        outcome.predictions.append(predicted)
-        outcome.readouts.append(counts)
-        outcome.n_images += len(images)
-        outcome.correct += correct
-        outcome.times["sim_time_s"] += elapsed
-        batches.append(number, len(images), correct, elapsed)
+        with deferred():
+            outcome.predictions.append(predicted)
+            outcome.readouts.append(counts)
+            outcome.n_images += len(images)
+            outcome.correct += correct
+            outcome.times["sim_time_s"] += elapsed
+            batches.append(number, len(images), correct, elapsed)
         bar.set_postfix(accuracy=f"{outcome.correct / outcome.n_images:.4f}")
 
 
+def _write_summary(outcome: RunOutcome, run_dir: Path) -> None:
+    """Write ``results.csv``.
+
+    pandas is imported here rather than at the top because it takes about a
+    second to import, and a run refused for bad input never needs it.
+    """
+    import pandas as pd
+
+    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+
+
 def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None:
+    import pandas as pd
+
     done = outcome.n_images
     predicted = (np.concatenate(outcome.predictions) if outcome.predictions
                  else np.zeros(0, np.int64))
@@ -210,4 +298,4 @@ def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None
         "prediction": predicted,
     })
     write_table(predictions, run_dir / "predictions.csv")
-    write_table(pd.DataFrame([outcome.summary()]), run_dir / "results.csv")
+    _write_summary(outcome, run_dir)

@@ -25,6 +25,9 @@ ENGINES = ("numpy", "genn")
 PRECISIONS = ("float", "double")
 RESETS = ("genn", "full")
 
+#: GeNN counts neurons, batch rows and timesteps in 32-bit unsigned integers.
+COUNT_LIMIT = 2**32 - 1
+
 
 def load_experiment(cfg: DictConfig | Mapping) -> ExperimentConfig:
     """Type-check ``cfg`` against the schema and validate its values.
@@ -62,11 +65,39 @@ def validate(spec: ExperimentConfig) -> None:
     _check_model(spec.model)
     _check_code(spec.model, numpy_engine=spec.engine.name == "numpy")
     check_weights_config(spec)
+    _check_precision(spec)
+
+
+def _check_precision(spec: ExperimentConfig) -> None:
+    """Every number must survive the cast to the model precision: in float32
+    a value beyond about 3.4e38 becomes infinite and poisons the run."""
+    dtype = np.float32 if spec.precision == "float" else np.float64
+    largest = float(np.finfo(dtype).max)
+    pixel = 255 * abs(spec.input_scale)
+    numbers = [("dt", spec.dt, spec.dt), ("input_scale", spec.input_scale, pixel)]
+    model = spec.model
+    for section in ("populations", "current_sources", "custom_updates"):
+        for name, item in getattr(model, section).items():
+            for part in ("params", "vars"):
+                key = f"model.{section}.{name}.{part}"
+                values = getattr(item, part).items()
+                numbers += [(f"{key}.{k}", v, v) for k, v in values]
+    for name, syn in model.synapses.items():
+        key = f"model.synapses.{name}.postsynaptic.params"
+        numbers += [(f"{key}.{k}", v, v) for k, v in syn.postsynaptic.params.items()]
+    for key, value, used in numbers:
+        if abs(used) > largest:
+            raise ConfigError(
+                key,
+                f"got {value:g}, which makes numbers beyond the largest "
+                f"{spec.precision} ({largest:g}); use a smaller value or "
+                f"precision=double.",
+            )
 
 
 def _check_run_settings(spec: ExperimentConfig) -> None:
-    _at_least("batch_size", spec.batch_size, 1)
-    _at_least("present_timesteps", spec.present_timesteps, 1)
+    _at_least("batch_size", spec.batch_size, 1, COUNT_LIMIT)
+    _at_least("present_timesteps", spec.present_timesteps, 1, COUNT_LIMIT)
     if not (math.isfinite(spec.dt) and spec.dt > 0):
         raise ConfigError("dt", f"got {spec.dt}; the timestep must be > 0 ms.")
     if not math.isfinite(spec.input_scale):
@@ -83,11 +114,16 @@ def _check_run_settings(spec: ExperimentConfig) -> None:
         check_engine_config(spec.engine, spec.batch_size, spec.reset)
     if spec.data.limit is not None:
         _at_least("data.limit", spec.data.limit, 1)
+    _exists("data.split", spec.data.split, spec.data.files, "split")
 
 
-def _at_least(key: str, value: int, lowest: int) -> None:
+def _at_least(key: str, value: int, lowest: int, highest: int | None = None) -> None:
     if value < lowest:
         raise ConfigError(key, f"got {value}; it must be >= {lowest}.")
+    if highest is not None and value > highest:
+        raise ConfigError(
+            key, f"got {value}; it must be <= {highest}, the most GeNN can count."
+        )
 
 
 def _one_of(key: str, value: str, choices: Iterable[str], hint: str = "") -> None:
@@ -112,12 +148,17 @@ def _exists(key: str, name: str, defined: Mapping, what: str) -> None:
         raise ConfigError(
             key,
             f"{what} {name!r} is not defined{_did_you_mean(name, defined)}; "
-            f"defined: {known}.",
+            f"defined: {known}. Use one of those or define {name!r}.",
         )
 
 
 def _check_values(key: str, given: Mapping, declared: Iterable[str], what: str):
-    """Every declared name has a value in ``given`` and nothing else does."""
+    """Every declared name has a value in ``given`` and nothing else does.
+
+    Where ``declared`` maps names to C types, integer values must also fit
+    their type, since GeNN would otherwise wrap or truncate them silently.
+    """
+    types = declared if isinstance(declared, Mapping) else {}
     declared = list(declared)
     for name in declared:
         if name not in given:
@@ -134,17 +175,43 @@ def _check_values(key: str, given: Mapping, declared: Iterable[str], what: str):
                 f"{_did_you_mean(name, declared)}; it declares "
                 f"{', '.join(declared) or 'none'}.",
             )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(
+                f"{key}.{name}", f"got {value!r}; expected a number, e.g. 1.0."
+            )
         if not math.isfinite(value):
             raise ConfigError(f"{key}.{name}", f"got {value}; use a finite number.")
+        if name in types:
+            _check_integer(f"{key}.{name}", value, types[name])
+
+
+def _check_integer(key: str, value: float, type_text: str) -> None:
+    from snnexp.engines.ccode import declared_type
+
+    dtype = declared_type(key, "var", key.rsplit(".", 1)[-1], type_text)
+    if dtype is None or dtype.kind == "b":
+        return
+    info = np.iinfo(dtype)
+    if value != int(value) or not info.min <= value <= info.max:
+        raise ConfigError(
+            key,
+            f"got {value} but the var is declared {type_text!r}, which holds "
+            f"whole numbers from {info.min} to {info.max}; use such a value or "
+            f"declare the var scalar.",
+        )
 
 
 def _check_model(model: ModelConfig) -> None:
+    _check_definitions(model)
     populations = model.populations
     if not populations:
-        raise ConfigError("model.populations", "no population is defined.")
+        raise ConfigError(
+            "model.populations",
+            "no population is defined; add one under model.populations.",
+        )
     for name, pop in populations.items():
         key = f"model.populations.{name}"
-        _at_least(f"{key}.size", pop.size, 1)
+        _at_least(f"{key}.size", pop.size, 1, COUNT_LIMIT)
         _exists(f"{key}.model", pop.model, model.neuron_models, "neuron model")
         definition = model.neuron_models[pop.model]
         _check_values(f"{key}.params", pop.params, definition.params, "param")
@@ -172,6 +239,52 @@ def _check_model(model: ModelConfig) -> None:
                 "custom-update group")
 
 
+def _check_definitions(model: ModelConfig) -> None:
+    """Each model declares every name once, with a supported type, and none
+    of them hides a name its code gets from GeNN (``dt``, ``Isyn``, ...)."""
+    builtins = {
+        "neuron_models": {*net.BUILTINS, "Isyn"},
+        "current_source_models": {*net.BUILTINS, "Isyn", "injectCurrent"},
+        "custom_update_models": set(net.BUILTINS),
+    }
+    for section, reserved in builtins.items():
+        for name, definition in getattr(model, section).items():
+            key = f"model.{section}.{name}"
+            declared = [("params", p, "scalar") for p in definition.params]
+            declared += [("vars", v, t) for v, t in definition.vars.items()]
+            var_refs = getattr(definition, "var_refs", {})
+            declared += [("var_refs", v, t) for v, t in var_refs.items()]
+            _check_declared(key, declared, reserved)
+
+
+def _check_declared(key: str, declared: list, reserved: set) -> None:
+    from snnexp.engines.ccode import CodeError, declared_type
+
+    seen: dict[str, str] = {}
+    for part, name, type_text in declared:
+        name_key = f"{key}.{part}" if part == "params" else f"{key}.{part}.{name}"
+        if name in reserved:
+            raise ConfigError(
+                name_key,
+                f"{name!r} is a built-in name of GeNN model code "
+                f"({', '.join(sorted(reserved))}); rename the {part[:-1]}.",
+            )
+        if name in seen:
+            where = f"twice under {part}" if seen[name] == part else (
+                f"both under {seen[name]} and {part}")
+            raise ConfigError(
+                name_key,
+                f"{name!r} is declared {where}; give each param, var and var "
+                f"ref its own name.",
+            )
+        seen[name] = part
+        try:
+            declared_type(name_key, part[:-1].replace("_", " "), name, type_text)
+        except CodeError as error:
+            message = str(error).removeprefix(f"{name_key}: ")
+            raise ConfigError(name_key, message) from None
+
+
 def _check_synapse(key: str, syn, populations: Mapping) -> None:
     _exists(f"{key}.source", syn.source, populations, "population")
     _exists(f"{key}.target", syn.target, populations, "population")
@@ -182,6 +295,11 @@ def _check_synapse(key: str, syn, populations: Mapping) -> None:
     _one_of(f"{key}.postsynaptic.model", psm.model, net.POSTSYNAPTIC_MODELS)
     _check_values(f"{key}.postsynaptic.params", psm.params,
                   net.POSTSYNAPTIC_MODELS[psm.model], "param")
+    if psm.params.get("tau", 1.0) <= 0:
+        raise ConfigError(
+            f"{key}.postsynaptic.params.tau",
+            f"got {psm.params['tau']}; the decay time constant must be > 0 ms.",
+        )
     if not syn.weight_update.weights.endswith(".npy"):
         raise ConfigError(
             f"{key}.weight_update.weights",

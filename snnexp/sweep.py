@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -157,17 +155,11 @@ class SweepSummary(Callback):
     def __init__(self, plot: bool = True, fail_on_error: bool = True) -> None:
         self.plot = plot
         self.fail_on_error = fail_on_error
-        self.started = None
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self.started = filesystem_time(Path(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         swept = swept_keys(config)
-        table = collect(
-            sweep_dir, swept, config.hydra.output_subdir, since=self.started
-        )
+        table = collect(sweep_dir, swept, config.hydra.output_subdir)
         write_table(table, sweep_dir / SWEEP_TABLE)
         log.info("Sweep table: %d jobs in %s", len(table), sweep_dir / SWEEP_TABLE)
         if table.empty:
@@ -209,18 +201,6 @@ class SweepSummary(Callback):
         log.info("Sweep figure: %s", path)
 
 
-def filesystem_time(directory: Path) -> float:
-    """Now, by the clock that stamps files in ``directory`` [Unix time, s].
-
-    Job directories are told apart from those of an earlier multirun by
-    their files' modification times; on a cluster those come from the file
-    server's clock, not this machine's.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".started.") as probe:
-        return os.fstat(probe.fileno()).st_mtime
-
-
 def swept_keys(config: DictConfig) -> list[str]:
     """Keys the multirun sweeps: command-line sweeps and ``hydra.sweeper.params``."""
     overrides = OmegaConf.to_container(config.hydra.overrides.task, resolve=False)
@@ -236,7 +216,6 @@ def collect(
     sweep_dir: Path,
     swept: list[str],
     output_subdir: str | None = ".hydra",
-    since: float | None = None,
 ) -> pd.DataFrame:
     """One row per job directory under ``sweep_dir``, in job order.
 
@@ -245,14 +224,10 @@ def collect(
     ``batch_size``, the column holds the override value), then ``status``,
     ``error`` and ``dir``. A key that takes more than one value across the
     jobs counts as swept even if the command line did not sweep it (Optuna's
-    parameters, for one). Job directories from an earlier multirun into the
-    same sweep directory (written before ``since``, a Unix time) are left out.
+    parameters, for one). A sweep directory holds one multirun: snnexp
+    refuses to start another in it (see :mod:`snnexp.rundir`).
     """
-    jobs = [
-        job
-        for job in _job_dirs(Path(sweep_dir), output_subdir or ".hydra")
-        if since is None or job["written"] >= since
-    ]
+    jobs = _job_dirs(Path(sweep_dir), output_subdir or ".hydra")
     jobs.sort(key=lambda job: job["num"])
     if not jobs:
         return pd.DataFrame(columns=FIXED_COLUMNS)
@@ -295,7 +270,6 @@ def _job_dirs(sweep_dir: Path, output_subdir: str) -> list[dict]:
                 "dir": job_dir,
                 "overrides": _override_values(overrides),
                 "results": _read_results(job_dir),
-                "written": hydra_yaml.stat().st_mtime,
             }
         )
     return jobs

@@ -20,8 +20,9 @@ def load_weights(model: ModelConfig, directory: str) -> dict[str, np.ndarray]:
     ------
     DataError
         If ``directory`` or a file is missing, a file is not a NumPy array of
-        floats, its shape does not match (source size, target size) or it
-        holds NaN or infinite values.
+        floats (checked from its header before any data is read), its shape
+        does not match (source size, target size) or it holds NaN or infinite
+        values.
     """
     root = Path(directory).expanduser()
     if not root.is_dir():
@@ -46,28 +47,44 @@ def _load_matrix(path: Path, synapse: str, shape: tuple[int, int]) -> np.ndarray
             f"{path}: no such weight file (named by {key}). Check weights.dir "
             f"and the file name."
         )
+    _check_header(path, key, synapse, shape)
     try:
         matrix = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    except (ValueError, OSError, EOFError, MemoryError) as error:
         raise DataError(
-            f"{path} is not a NumPy .npy array ({error}); save the weights "
-            f"with numpy.save."
+            f"{path} (named by {key}) is not a readable NumPy .npy array "
+            f"({error}); save the weights with numpy.save."
         ) from None
-    if not isinstance(matrix, np.ndarray) or not np.issubdtype(
-        matrix.dtype, np.floating
-    ):
-        raise DataError(
-            f"{path} holds {getattr(matrix, 'dtype', type(matrix).__name__)} "
-            f"values; expected a float32 or float64 matrix."
-        )
-    if matrix.shape != shape:
-        raise DataError(
-            f"{path} has shape {matrix.shape} but synapse group {synapse!r} "
-            f"needs {shape} (source size, target size). Use the weights of "
-            f"this model, or fix the population sizes."
-        )
     if not np.isfinite(matrix).all():
         raise DataError(
-            f"{path} holds NaN or infinite values; retrain or repair the weights."
+            f"{path} (named by {key}) holds NaN or infinite values; retrain or "
+            f"repair the weights."
         )
     return matrix
+
+
+def _check_header(path: Path, key: str, synapse: str, shape: tuple) -> None:
+    """Check dtype and shape from the .npy header, before reading any data,
+    so that a wrong file never makes NumPy allocate what its header claims."""
+    try:
+        with open(path, "rb") as stream:
+            version = np.lib.format.read_magic(stream)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            found, _fortran, dtype = read(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as error:
+        raise DataError(
+            f"{path} (named by {key}) is not a NumPy .npy file ({error}); save "
+            f"the weights with numpy.save."
+        ) from None
+    if dtype.kind != "f":
+        raise DataError(
+            f"{path} (named by {key}) holds {dtype} values; expected a matrix "
+            f"of floats (float32 or float64). Save it with .astype(numpy.float32)."
+        )
+    if tuple(found) != shape:
+        raise DataError(
+            f"{path} (named by {key}) has shape {tuple(found)} but synapse group "
+            f"{synapse!r} needs {shape} (source size, target size). Use the "
+            f"weights of this model, or fix the population sizes."
+        )

@@ -45,8 +45,13 @@ def tiny_data(tmp_path: Path) -> dict:
     faithful engine classifies all of them correctly. A training split of 60
     such images, with noise, lets an ANN learn the same routing.
     """
+    return make_tiny_data(tmp_path)
+
+
+def make_tiny_data(tmp_path: Path, n_images: int = 10) -> dict:
+    """The files and overrides of :func:`tiny_data`, with ``n_images`` images."""
     rng = np.random.default_rng(7)
-    labels, images = _band_images(rng, 10)
+    labels, images = _band_images(rng, n_images)
     root = tmp_path / "idx"
     root.mkdir()
     write_idx(root / "t10k-images-idx3-ubyte.gz", images)

@@ -119,23 +119,23 @@ def test_failing_job_costs_only_itself(tmp_path, tiny_data, launcher):
     assert (sweep_dir / "sweep.png").is_file()
 
 
-def test_earlier_jobs_in_a_reused_sweep_dir_are_left_out(tmp_path, tiny_data):
+def test_a_used_sweep_dir_is_refused_and_kept(tmp_path, tiny_data):
     sweep_dir = tmp_path / "sweep"
-    first = run_sweep(sweep_dir, "batch_size=2,3,4", *tiny(tiny_data, "batch_size"))
+    first = run_sweep(sweep_dir, "batch_size=2,3", *tiny(tiny_data, "batch_size"))
     assert first.returncode == 0, first.stderr
+    table = (sweep_dir / "sweep.csv").read_bytes()
+
     second = run_sweep(
         sweep_dir,
         "batch_size=5",
         "hydra.sweep.subdir=again_${hydra.job.num}",
         *tiny(tiny_data, "batch_size"),
     )
-    assert second.returncode == 0, second.stderr
-
-    table = pd.read_csv(sweep_dir / "sweep.csv")
-    assert table["batch_size"].tolist() == [5]
-    assert table["job"].tolist() == [0]
-    assert Path(table["dir"][0]).name == "again_0"
-    assert (sweep_dir / "2" / "results.csv").is_file()
+    assert second.returncode == 2
+    assert "hydra.sweep.dir" in second.stderr
+    assert "never overwrites" in second.stderr
+    assert (sweep_dir / "sweep.csv").read_bytes() == table
+    assert not (sweep_dir / "again_0").exists()
 
 
 def test_submitit_local_launcher(tmp_path, tiny_data):

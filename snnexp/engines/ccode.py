@@ -39,6 +39,7 @@ from pycparser import c_ast, c_parser
 
 __all__ = [
     "CodeError",
+    "declared_type",
     "CompiledBlock",
     "CompiledCondition",
     "compile_condition",
@@ -1341,6 +1342,19 @@ def _declared_types(where: str, kind: str, declared) -> dict[str, Any]:
             )
         types[name] = ctype
     return types
+
+
+def declared_type(where: str, kind: str, name: str, text: str) -> np.dtype | None:
+    """The type a model declares for ``name``, checked before any code runs.
+
+    Returns the NumPy dtype of an integer or bool type, or None for the model
+    precision (``scalar``, ``float``, ``double``).
+
+    Raises CodeError where ``name`` is not a C identifier or is reserved, or
+    where ``text`` is not a supported type spelling.
+    """
+    ctype = _declared_types(where, kind, {name: text})[name]
+    return None if ctype is REAL else ctype
 
 
 def _declared_sinks(where: str, sinks) -> dict[str, str]:
