@@ -136,9 +136,11 @@ def measure(args) -> dict:
     """One measurement in this process: repeats of one implementation."""
     dataset, w01, w12 = _load(Path(args.data), args.images)
     build = {"naive": naive, "snnexp": snnexp_engine}[args.implementation]
-    classify = build(dataset.images, w01, w12, args.batch_size, args.timesteps)
     times, predictions = [], None
     for _ in range(args.repeats):
+        # A fresh network each time: state left by the last image of one
+        # repeat would otherwise leak into the first image of the next.
+        classify = build(dataset.images, w01, w12, args.batch_size, args.timesteps)
         began = time.perf_counter()
         predictions = classify()
         times.append(time.perf_counter() - began)

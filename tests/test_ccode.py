@@ -598,3 +598,19 @@ def test_any_text_compiles_or_raises_a_code_error(code):
     except (CodeError, NotImplementedError):
         return
     assert condition.evaluate(make_env()).dtype == bool
+
+
+def test_known_unit_constants_are_multiplied_away_exactly():
+    # With dt known to be 1, `V += Isyn * dt` adds Isyn itself; the result is
+    # the same to the last bit as multiplying, and dt = 2 still multiplies.
+    isyn = np.array([[0.1, 0.7, 3.3]], np.float32)
+    for dt in (1.0, 2.0):
+        env = {"V": np.zeros((1, 3), np.float32), "Isyn": isyn, "dt": np.float32(dt)}
+        block = compile_statements(
+            "V += Isyn * dt; V = V / dt * dt;", where="sim_code",
+            variables={"V": "scalar"}, constants={"Isyn": "scalar", "dt": "scalar"},
+            known={"dt": dt},
+        )
+        block.run(env)
+        assert env["V"].dtype == np.float32
+        np.testing.assert_array_equal(env["V"], isyn * np.float32(dt))

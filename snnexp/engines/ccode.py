@@ -241,6 +241,7 @@ class _Expr:
     value: Any = _UNKNOWN
     effects: bool = False
     alias: bool = False
+    unit: bool = False  # known to be one, so multiplying by it changes nothing
 
     @property
     def constant(self) -> bool:
@@ -254,7 +255,7 @@ def _constant(value, ctype) -> _Expr:
     """A literal; floating-point ones stay Python floats so NumPy treats them
     as weakly typed and keeps float32 arrays float32."""
     value = float(value) if ctype is REAL else _as_int(value, ctype)
-    return _Expr(lambda frame: value, ctype, value)
+    return _Expr(lambda frame: value, ctype, value, unit=ctype is REAL and value == 1)
 
 
 def _combine(fn, ctype, *operands: _Expr, alias: bool = False) -> _Expr:
@@ -680,8 +681,11 @@ class _Translator:
     C the NumPy engine does not run (loops, pointers, ...).
     """
 
-    def __init__(self, where, variables, constants, sinks, allow_effects) -> None:
+    def __init__(
+        self, where, variables, constants, sinks, allow_effects, known=None
+    ) -> None:
         self.where = where
+        self.known = dict(known or {})
         self.constants = _declared_types(where, "constant", constants)
         self.variables = _declared_types(where, "variable", variables)
         self.sinks = _declared_sinks(where, sinks)
@@ -889,7 +893,9 @@ class _Translator:
         if name in self.variables or name in self.constants:
             self.reads.add(name)
             ctype = self.variables.get(name, self.constants.get(name))
-            return _Expr(_env_reader(self.where, name, ctype), ctype, alias=True)
+            unit = name not in self.variables and self.known.get(name) == 1
+            reader = _env_reader(self.where, name, ctype)
+            return _Expr(reader, ctype, alias=True, unit=ctype is REAL and unit)
         if name in ("true", "false"):
             return _constant(name == "true", BOOL)
         if name in self.sinks or name in _FUNCTION_NAMES:
@@ -970,7 +976,11 @@ class _Translator:
         return self._binary(node.op, left, right, node)
 
     def _binary(self, op: str, left: _Expr, right: _Expr, node) -> _Expr:
+        ones = (left.unit, right.unit)
         ctype, func, left, right = self._operands(op, left, right, node)
+        if ctype is REAL and (op in "*/" and ones[1] or op == "*" and ones[0]):
+            # x * 1 and x / 1 are exactly x in IEEE arithmetic: skip a pass.
+            return right if op == "*" and ones[0] and not ones[1] else left
         result = BOOL if op in _COMPARISONS or op in _LOGICAL else ctype
         return _combine(_apply2(func, left.fn, right.fn), result, left, right)
 
@@ -1466,18 +1476,24 @@ def compile_statements(
     variables: Mapping[str, str] | None = None,
     constants: Mapping[str, str] | None = None,
     sinks: Mapping[str, str] | None = None,
+    known: Mapping[str, float] | None = None,
 ) -> CompiledBlock:
     """Translate a GeNN 5 code string of statements into a CompiledBlock.
 
     ``variables`` maps writable names to C types, ``constants`` read-only
     ones (a name in both is writable); ``sinks`` maps call names such as
     ``injectCurrent`` to the env array that ``injectCurrent(x)`` adds ``x`` into.
+    ``known`` gives constants whose values are fixed when the code is
+    compiled, as GeNN fixes params and ``dt`` in its generated code; a
+    multiplication or division by one of them that equals one is dropped.
 
     Raises CodeError for code that is malformed, too long or too deeply nested,
     uses unknown names or writes read-only ones; NotImplementedError for valid
     C the NumPy engine does not run (loops, pointers, arrays, ...).
     """
-    translator = _Translator(where, variables, constants, sinks, allow_effects=True)
+    translator = _Translator(
+        where, variables, constants, sinks, allow_effects=True, known=known
+    )
     body = _translate(
         translator, lambda: translator.block(_parse_statements(code, where))
     )
@@ -1490,13 +1506,17 @@ def compile_condition(
     where: str,
     variables: Mapping[str, str] | None = None,
     constants: Mapping[str, str] | None = None,
+    known: Mapping[str, float] | None = None,
 ) -> CompiledCondition:
-    """Translate a GeNN 5 condition expression (e.g. ``V >= Vthr``).
+    """Translate a GeNN 5 condition expression (e.g. ``V >= Vthr``); ``known``
+    as for :func:`compile_statements`.
 
     Raises CodeError and NotImplementedError as compile_statements does, and
     CodeError for a condition that assigns or is empty.
     """
-    translator = _Translator(where, variables, constants, {}, allow_effects=False)
+    translator = _Translator(
+        where, variables, constants, {}, allow_effects=False, known=known
+    )
     expr = _translate(
         translator,
         lambda: _coerce(translator.expression(_parse_condition(code, where)), BOOL),

@@ -30,9 +30,13 @@ def propagate_spikes(spiked: np.ndarray, g: np.ndarray, in_syn: np.ndarray) -> N
         (rows, post): the postsynaptic input of the target, changed in place.
     """
     pre, post = g.shape
+    row, row_end = 0, pre
     for k in range(spiked.size):
-        row = spiked[k] // pre
-        weights = g[spiked[k] - row * pre]
+        # Indices ascend, so the row only moves forward: no division needed.
+        while spiked[k] >= row_end:
+            row += 1
+            row_end += pre
+        weights = g[spiked[k] - row_end + pre]
         target = in_syn[row]
         for j in range(post):
             target[j] += weights[j]

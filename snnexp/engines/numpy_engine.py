@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 #: Rows per lane: small enough for a population's arrays to stay in cache.
 LANE_ROWS = 256
 
+#: Fewest rows worth a lane of their own when splitting a batch across threads.
+MIN_LANE_ROWS = 48
+
 _INTEGER_TYPES = {
     "bool": np.bool_,
     "int": np.int32,
@@ -95,29 +98,26 @@ def _scalar(value, dtype):
 
 
 class _Code:
-    """The translated code of one neuron model, shared by every lane."""
+    """The translated code of one population, shared by every lane."""
 
-    def __init__(self, pop: Population) -> None:
+    def __init__(self, pop: Population, dt: float) -> None:
         model = pop.model
         where = f"neuron model '{model.name}'"
-        variables, constants = dict(model.vars), model.constants()
+        names = {
+            "variables": dict(model.vars),
+            "constants": model.constants(),
+            "known": {**pop.params, "dt": dt},
+        }
         self.sim = compile_statements(
-            model.sim_code,
-            where=f"{where} sim_code",
-            variables=variables,
-            constants=constants,
+            model.sim_code, where=f"{where} sim_code", **names
         )
         self.threshold = compile_condition(
             model.threshold_condition_code or "false",
             where=f"{where} threshold_condition_code",
-            variables=variables,
-            constants=constants,
+            **names,
         )
         self.reset = compile_statements(
-            model.reset_code,
-            where=f"{where} reset_code",
-            variables=variables,
-            constants=constants,
+            model.reset_code, where=f"{where} reset_code", **names
         )
 
 
@@ -255,7 +255,7 @@ class NumpySimulation(Simulation):
             self.custom_updates.setdefault(cu.group, []).append(
                 self._build_custom_update(cu)
             )
-        self.lanes = self._build_lanes(lane_rows)
+        self.lanes = self._build_lanes(lane_rows, threads)
         workers = min(threads, len(self.lanes))
         self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
         log.debug(
@@ -304,13 +304,23 @@ class NumpySimulation(Simulation):
             where=f"custom update model '{model.name}' update_code",
             variables={**model.vars, **model.var_refs},
             constants=model.constants(),
+            known={**cu.params, "dt": float(self.dt)},
         )
         return block, env
 
-    def _build_lanes(self, lane_rows: int) -> list[_Lane]:
-        count = max(1, math.ceil(self.batch_size / max(lane_rows, 1)))
+    def _build_lanes(self, lane_rows: int, threads: int) -> list[_Lane]:
+        # Enough lanes to keep each in cache, and one per thread where that
+        # still leaves each lane enough rows to outweigh its Python overhead.
+        count = max(
+            math.ceil(self.batch_size / lane_rows),
+            min(threads, self.batch_size // MIN_LANE_ROWS),
+            1,
+        )
         bounds = np.linspace(0, self.batch_size, count + 1).astype(int)
-        code = {name: _Code(pop) for name, pop in self.network.populations.items()}
+        code = {
+            name: _Code(pop, float(self.dt))
+            for name, pop in self.network.populations.items()
+        }
         sources = {
             name: compile_statements(
                 cs.model.injection_code,
@@ -318,6 +328,7 @@ class NumpySimulation(Simulation):
                 variables=dict(cs.model.vars),
                 constants=cs.model.constants(),
                 sinks={"injectCurrent": "Isyn"},
+                known={**cs.params, "dt": float(self.dt)},
             )
             for name, cs in self.network.current_sources.items()
         }
