@@ -173,6 +173,7 @@ def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
         with deferred():
             outcome.times["total_time_s"] = time.perf_counter() - started
             outcome.engine_times = sim.timings()
+            sim.close()
             _write_outputs(outcome, dataset, run_dir)
     log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
              100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,

@@ -48,6 +48,9 @@ class Simulation(ABC):
             f"use reset=genn or engine=numpy."
         )
 
+    def close(self) -> None:
+        """Release what the simulation holds (threads, a loaded model)."""
+
     def timings(self) -> dict[str, float]:
         """Engine-measured times in seconds, added as columns of results.csv."""
         return {}

@@ -410,9 +410,7 @@ class NumpySimulation(Simulation):
         self.timestep += timesteps
 
     def close(self) -> None:
+        """Stop the worker threads; the simulation cannot run afterwards."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-
-    def __del__(self) -> None:
-        self.close()
