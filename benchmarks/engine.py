@@ -184,8 +184,9 @@ def _in_subprocess(data, implementation, batch_size, timesteps, images, repeats)
 
 def end_to_end(data: Path, batch_size: int) -> dict:
     """``python -m snnexp`` once; overhead is total minus simulation time."""
+    data = data.resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
+        done = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -193,13 +194,16 @@ def end_to_end(data: Path, batch_size: int) -> dict:
                 f"batch_size={batch_size}",
                 f"data.root={data / 'mnist'}",
                 "data.download=false",
+                "weights=pretrained",
                 f"weights.dir={data / 'weights' / 'mnist-784-128-10'}",
                 f"hydra.run.dir={tmp}/run",
             ],
-            check=True,
             capture_output=True,
+            text=True,
             cwd=ROOT,
         )
+        if done.returncode != 0:
+            raise SystemExit(f"python -m snnexp failed:\n{done.stderr}")
         row = pd.read_csv(Path(tmp) / "run" / "results.csv").iloc[0]
     return {
         "batch_size": batch_size,
