@@ -153,7 +153,9 @@ def train(
     optimiser = _make_optimiser(settings, weights)
     targets = np.eye(sizes[-1], dtype=np.float32)
 
-    bar = tqdm(range(settings.epochs), desc="training", unit="epoch", leave=False)
+    bar = tqdm(
+        range(settings.epochs), desc="training", unit="epoch", leave=False, disable=None
+    )
     for epoch in bar:
         began = time.perf_counter()
         order = rng.permutation(len(labels))
