@@ -50,7 +50,7 @@ def _stopped(stop: KeyboardInterrupt, run_dir: Path) -> None:
     signum = getattr(stop, "signum", signal.SIGINT)
     name = signal.Signals(signum).name
     if (run_dir / "results.csv").exists():
-        where = (f"results so far (status=interrupted) are in {run_dir}")
+        where = f"results so far (status=interrupted) are in {run_dir}"
     else:
         where = "it stopped before the first batch, so nothing was written"
     print(f"snnexp: interrupted by {name}; {where}.", file=sys.stderr)

@@ -61,14 +61,24 @@ def load_dataset(cfg: DataConfig, split: str | None = None) -> Dataset:
     root = Path(cfg.root).expanduser()
     entry = cfg.files[split]
     key = f"data.files.{split}"
-    images = _read_idx(_locate(root, entry.images.name, entry.images.md5, cfg),
-                       f"{key}.images", images=True)
-    labels = _read_idx(_locate(root, entry.labels.name, entry.labels.md5, cfg),
-                       f"{key}.labels", images=False)
+    images = _read_idx(
+        _locate(root, entry.images.name, entry.images.md5, cfg),
+        f"{key}.images",
+        images=True,
+    )
+    labels = _read_idx(
+        _locate(root, entry.labels.name, entry.labels.md5, cfg),
+        f"{key}.labels",
+        images=False,
+    )
     dataset = _as_dataset(images, labels, str(root), key)
     if cfg.limit is not None:
-        dataset = Dataset(dataset.images[: cfg.limit], dataset.labels[: cfg.limit],
-                          dataset.image_shape, dataset.source)
+        dataset = Dataset(
+            dataset.images[: cfg.limit],
+            dataset.labels[: cfg.limit],
+            dataset.image_shape,
+            dataset.source,
+        )
     return dataset
 
 
@@ -115,8 +125,14 @@ def _read_idx(path: Path, key: str, images: bool) -> tuple[Path, np.ndarray]:
             return path, mnist.parse_idx(stream)
     except DataError:
         raise
-    except (mnist.IdxDecodeError, OSError, EOFError, ValueError, struct.error,
-            MemoryError) as error:
+    except (
+        mnist.IdxDecodeError,
+        OSError,
+        EOFError,
+        ValueError,
+        struct.error,
+        MemoryError,
+    ) as error:
         raise DataError(
             f"{path} (named by {key}) is not a valid IDX file ({error}). Delete "
             f"it so that it is downloaded again, or replace it with the original "
@@ -127,8 +143,9 @@ def _read_idx(path: Path, key: str, images: bool) -> tuple[Path, np.ndarray]:
 def _check_header(head: bytes, path: Path, key: str, images: bool) -> None:
     what = "images" if images else "labels"
     wanted = "2 or more dimensions" if images else "1 dimension"
-    fix = (f"Replace it with the original file, or check that {key} names the "
-           f"{what} file.")
+    fix = (
+        f"Replace it with the original file, or check that {key} names the {what} file."
+    )
     if len(head) < 4 or head[:2] != b"\0\0":
         raise DataError(f"{path} (named by {key}) has no IDX header. {fix}")
     type_code, ndim = head[2], head[3]
@@ -138,9 +155,7 @@ def _check_header(head: bytes, path: Path, key: str, images: bool) -> None:
             f"{fix}"
         )
     if len(head) < 4 + 4 * ndim:
-        raise DataError(
-            f"{path} (named by {key}) ends inside its IDX header. {fix}"
-        )
+        raise DataError(f"{path} (named by {key}) ends inside its IDX header. {fix}")
     shape = struct.unpack(f">{ndim}I", head[4 : 4 + 4 * ndim])
     if (ndim < 2) if images else (ndim != 1):
         raise DataError(

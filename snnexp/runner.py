@@ -88,8 +88,13 @@ def prepare(spec: ExperimentConfig) -> tuple[Dataset, Network]:
         For missing or malformed files, or data that does not fit the model.
     """
     dataset = load_dataset(spec.data)
-    log.info("Data: %d %s images of %s pixels from %s", len(dataset),
-             spec.data.split, "x".join(map(str, dataset.image_shape)), dataset.source)
+    log.info(
+        "Data: %d %s images of %s pixels from %s",
+        len(dataset),
+        spec.data.split,
+        "x".join(map(str, dataset.image_shape)),
+        dataset.source,
+    )
     input_ref = VarRef.parse(spec.model.input)
     size = _input_size(spec, input_ref)
     if size != dataset.images.shape[1]:
@@ -148,13 +153,19 @@ def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
     outcome.ann_predictions = ann_predictions(spec, network, dataset.images)
     outcome.times["load_time_s"] = time.perf_counter() - started
 
-    log.info("Engine: %s, batch size %d, %d timesteps of %g ms, %s precision",
-             spec.engine.name, spec.batch_size, spec.present_timesteps, spec.dt,
-             spec.precision)
+    log.info(
+        "Engine: %s, batch size %d, %d timesteps of %g ms, %s precision",
+        spec.engine.name,
+        spec.batch_size,
+        spec.present_timesteps,
+        spec.dt,
+        spec.precision,
+    )
     built = time.perf_counter()
     engine = _load_engine(spec, run_dir)
-    sim = engine.build(network, batch_size=spec.batch_size, dt=spec.dt,
-                       precision=spec.precision)
+    sim = engine.build(
+        network, batch_size=spec.batch_size, dt=spec.dt, precision=spec.precision
+    )
     outcome.times["build_time_s"] = time.perf_counter() - built
 
     _write_summary(outcome, run_dir)
@@ -175,14 +186,20 @@ def _run(spec: ExperimentConfig, run_dir: Path) -> RunOutcome:
             outcome.engine_times = sim.timings()
             sim.close()
             _write_outputs(outcome, dataset, run_dir)
-    log.info("Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
-             100 * outcome.correct / max(outcome.n_images, 1), outcome.n_images,
-             outcome.times["sim_time_s"], outcome.times["total_time_s"])
+    log.info(
+        "Accuracy %.2f%% on %d images; simulation %.3f s, total %.3f s",
+        100 * outcome.correct / max(outcome.n_images, 1),
+        outcome.n_images,
+        outcome.times["sim_time_s"],
+        outcome.times["total_time_s"],
+    )
     summary = outcome.summary()
     if not np.isnan(summary["ann_accuracy"]):
-        log.info("ANN accuracy %.2f%% on the same images; conversion loss %.2f "
-                 "points", 100 * summary["ann_accuracy"],
-                 100 * summary["conversion_loss"])
+        log.info(
+            "ANN accuracy %.2f%% on the same images; conversion loss %.2f points",
+            100 * summary["ann_accuracy"],
+            100 * summary["conversion_loss"],
+        )
     log.info("Results written to %s", run_dir)
     return outcome
 
@@ -204,8 +221,9 @@ def _check_memory(spec: ExperimentConfig, network: Network) -> None:
     except (AttributeError, ValueError, OSError):
         return
     itemsize = 4 if spec.precision == "float" else 8
-    per_row = sum(p.size * (len(p.model.vars) + 4)
-                  for p in network.populations.values())
+    per_row = sum(
+        p.size * (len(p.model.vars) + 4) for p in network.populations.values()
+    )
     weights = sum(s.g.nbytes for s in network.synapses.values())
     needed = spec.batch_size * per_row * itemsize + weights
     if needed > memory:
@@ -291,12 +309,17 @@ def _write_outputs(outcome: RunOutcome, dataset: Dataset, run_dir: Path) -> None
     import pandas as pd
 
     done = outcome.n_images
-    predicted = (np.concatenate(outcome.predictions) if outcome.predictions
-                 else np.zeros(0, np.int64))
-    predictions = pd.DataFrame({
-        "index": np.arange(done),
-        "label": dataset.labels[:done],
-        "prediction": predicted,
-    })
+    predicted = (
+        np.concatenate(outcome.predictions)
+        if outcome.predictions
+        else np.zeros(0, np.int64)
+    )
+    predictions = pd.DataFrame(
+        {
+            "index": np.arange(done),
+            "label": dataset.labels[:done],
+            "prediction": predicted,
+        }
+    )
     write_table(predictions, run_dir / "predictions.csv")
     _write_summary(outcome, run_dir)

@@ -235,8 +235,12 @@ def _check_model(model: ModelConfig) -> None:
     _check_var_ref("model.readout", model.readout, model, sources=False)
     groups = {cu.group for cu in model.custom_updates.values()}
     if model.reset_group is not None:
-        _exists("model.reset_group", model.reset_group, dict.fromkeys(groups),
-                "custom-update group")
+        _exists(
+            "model.reset_group",
+            model.reset_group,
+            dict.fromkeys(groups),
+            "custom-update group",
+        )
 
 
 def _check_definitions(model: ModelConfig) -> None:
@@ -270,8 +274,11 @@ def _check_declared(key: str, declared: list, reserved: set) -> None:
                 f"({', '.join(sorted(reserved))}); rename the {part[:-1]}.",
             )
         if name in seen:
-            where = f"twice under {part}" if seen[name] == part else (
-                f"both under {seen[name]} and {part}")
+            where = (
+                f"twice under {part}"
+                if seen[name] == part
+                else (f"both under {seen[name]} and {part}")
+            )
             raise ConfigError(
                 name_key,
                 f"{name!r} is declared {where}; give each param, var and var "
@@ -289,12 +296,17 @@ def _check_synapse(key: str, syn, populations: Mapping) -> None:
     _exists(f"{key}.source", syn.source, populations, "population")
     _exists(f"{key}.target", syn.target, populations, "population")
     _one_of(f"{key}.matrix_type", syn.matrix_type, net.MATRIX_TYPES)
-    _one_of(f"{key}.weight_update.model", syn.weight_update.model,
-            net.WEIGHT_UPDATE_MODELS)
+    _one_of(
+        f"{key}.weight_update.model", syn.weight_update.model, net.WEIGHT_UPDATE_MODELS
+    )
     psm = syn.postsynaptic
     _one_of(f"{key}.postsynaptic.model", psm.model, net.POSTSYNAPTIC_MODELS)
-    _check_values(f"{key}.postsynaptic.params", psm.params,
-                  net.POSTSYNAPTIC_MODELS[psm.model], "param")
+    _check_values(
+        f"{key}.postsynaptic.params",
+        psm.params,
+        net.POSTSYNAPTIC_MODELS[psm.model],
+        "param",
+    )
     if psm.params.get("tau", 1.0) <= 0:
         raise ConfigError(
             f"{key}.postsynaptic.params.tau",
@@ -308,8 +320,7 @@ def _check_synapse(key: str, syn, populations: Mapping) -> None:
 
 
 def _check_custom_update(key: str, cu, model: ModelConfig) -> None:
-    _exists(f"{key}.model", cu.model, model.custom_update_models,
-            "custom update model")
+    _exists(f"{key}.model", cu.model, model.custom_update_models, "custom update model")
     definition = model.custom_update_models[cu.model]
     _check_values(f"{key}.params", cu.params, definition.params, "param")
     _check_values(f"{key}.vars", cu.vars, definition.vars, "var")
@@ -378,11 +389,17 @@ def _check_code(model: ModelConfig, numpy_engine: bool) -> None:
     for key, kind, code, variables, constants, sinks in _code_strings(model):
         try:
             if kind == "condition":
-                compile_condition(code, where=key, variables=variables,
-                                  constants=constants)
+                compile_condition(
+                    code, where=key, variables=variables, constants=constants
+                )
             else:
-                compile_statements(code, where=key, variables=variables,
-                                   constants=constants, sinks=sinks)
+                compile_statements(
+                    code,
+                    where=key,
+                    variables=variables,
+                    constants=constants,
+                    sinks=sinks,
+                )
         except CodeError as error:
             raise ConfigError(key, str(error).removeprefix(f"{key}: ")) from None
         except NotImplementedError:
@@ -396,8 +413,14 @@ def _code_strings(model: ModelConfig):
         key = f"model.neuron_models.{name}"
         variables, constants = dict(nm.vars), nm.constants()
         yield f"{key}.sim_code", "code", nm.sim_code, variables, constants, {}
-        yield (f"{key}.threshold_condition_code", "condition",
-               nm.threshold_condition_code, variables, constants, {})
+        yield (
+            f"{key}.threshold_condition_code",
+            "condition",
+            nm.threshold_condition_code,
+            variables,
+            constants,
+            {},
+        )
         yield f"{key}.reset_code", "code", nm.reset_code, variables, constants, {}
     for name, csm in built["current_source"].items():
         key = f"model.current_source_models.{name}.injection_code"
@@ -414,18 +437,26 @@ def model_definitions(model: ModelConfig) -> dict[str, dict]:
     """The neuron, current-source and custom-update models of ``model``."""
     return {
         "neuron": {
-            name: net.NeuronModel(name, tuple(m.params), dict(m.vars), m.sim_code,
-                                  m.threshold_condition_code, m.reset_code)
+            name: net.NeuronModel(
+                name,
+                tuple(m.params),
+                dict(m.vars),
+                m.sim_code,
+                m.threshold_condition_code,
+                m.reset_code,
+            )
             for name, m in model.neuron_models.items()
         },
         "current_source": {
-            name: net.CurrentSourceModel(name, tuple(m.params), dict(m.vars),
-                                         m.injection_code)
+            name: net.CurrentSourceModel(
+                name, tuple(m.params), dict(m.vars), m.injection_code
+            )
             for name, m in model.current_source_models.items()
         },
         "custom_update": {
-            name: net.CustomUpdateModel(name, tuple(m.params), dict(m.vars),
-                                        dict(m.var_refs), m.update_code)
+            name: net.CustomUpdateModel(
+                name, tuple(m.params), dict(m.vars), dict(m.var_refs), m.update_code
+            )
             for name, m in model.custom_update_models.items()
         },
     }
@@ -435,28 +466,45 @@ def build_network(model: ModelConfig, weights: Mapping[str, np.ndarray]) -> net.
     """The engine-neutral network of ``model`` with ``weights`` per synapse group."""
     defs = model_definitions(model)
     populations = {
-        name: net.Population(name, p.size, defs["neuron"][p.model], dict(p.params),
-                             dict(p.vars))
+        name: net.Population(
+            name, p.size, defs["neuron"][p.model], dict(p.params), dict(p.vars)
+        )
         for name, p in model.populations.items()
     }
     synapses = {
         name: net.SynapseGroup(
-            name, s.source, s.target, weights[name], s.matrix_type,
-            s.weight_update.model, s.postsynaptic.model, dict(s.postsynaptic.params),
+            name,
+            s.source,
+            s.target,
+            weights[name],
+            s.matrix_type,
+            s.weight_update.model,
+            s.postsynaptic.model,
+            dict(s.postsynaptic.params),
         )
         for name, s in model.synapses.items()
     }
     current_sources = {
-        name: net.CurrentSource(name, defs["current_source"][c.model], c.population,
-                                dict(c.params), dict(c.vars))
+        name: net.CurrentSource(
+            name,
+            defs["current_source"][c.model],
+            c.population,
+            dict(c.params),
+            dict(c.vars),
+        )
         for name, c in model.current_sources.items()
     }
     custom_updates = {
         name: net.CustomUpdate(
-            name, c.group, defs["custom_update"][c.model], dict(c.params),
-            dict(c.vars), {k: net.VarRef.parse(v) for k, v in c.var_refs.items()},
+            name,
+            c.group,
+            defs["custom_update"][c.model],
+            dict(c.params),
+            dict(c.vars),
+            {k: net.VarRef.parse(v) for k, v in c.var_refs.items()},
         )
         for name, c in model.custom_updates.items()
     }
-    return net.Network(model.name, populations, synapses, current_sources,
-                       custom_updates)
+    return net.Network(
+        model.name, populations, synapses, current_sources, custom_updates
+    )

@@ -33,8 +33,7 @@ def load_weights(model: ModelConfig, directory: str) -> dict[str, np.ndarray]:
     weights = {}
     for name, syn in model.synapses.items():
         path = root / syn.weight_update.weights
-        shape = (model.populations[syn.source].size,
-                 model.populations[syn.target].size)
+        shape = (model.populations[syn.source].size, model.populations[syn.target].size)
         weights[name] = _load_matrix(path, name, shape)
     log.info("Weights: %d matrices from %s", len(weights), root)
     return weights
@@ -69,8 +68,11 @@ def _check_header(path: Path, key: str, synapse: str, shape: tuple) -> None:
     try:
         with open(path, "rb") as stream:
             version = np.lib.format.read_magic(stream)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
             found, _fortran, dtype = read(stream)
     except (ValueError, OSError, EOFError, SyntaxError) as error:
         raise DataError(

@@ -80,8 +80,13 @@ def make_tiny_data(tmp_path: Path, n_images: int = 10) -> dict:
         "batch_size=4",
         "present_timesteps=20",
     ]
-    return {"root": root, "weights": weights, "labels": labels,
-            "images": images, "overrides": overrides}
+    return {
+        "root": root,
+        "weights": weights,
+        "labels": labels,
+        "images": images,
+        "overrides": overrides,
+    }
 
 
 def _band_images(rng, count: int, noise: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -607,8 +607,10 @@ def test_known_unit_constants_are_multiplied_away_exactly():
     for dt in (1.0, 2.0):
         env = {"V": np.zeros((1, 3), np.float32), "Isyn": isyn, "dt": np.float32(dt)}
         block = compile_statements(
-            "V += Isyn * dt; V = V / dt * dt;", where="sim_code",
-            variables={"V": "scalar"}, constants={"Isyn": "scalar", "dt": "scalar"},
+            "V += Isyn * dt; V = V / dt * dt;",
+            where="sim_code",
+            variables={"V": "scalar"},
+            constants={"Isyn": "scalar", "dt": "scalar"},
             known={"dt": dt},
         )
         block.run(env)

@@ -14,9 +14,14 @@ def test_default_config_describes_the_tutorial_network(compose_config):
     spec = load_experiment(compose_config("weights.dir=/nowhere"))
     model = spec.model
     assert {n: p.size for n, p in model.populations.items()} == {
-        "input": 784, "hidden": 128, "output": 10}
+        "input": 784,
+        "hidden": 128,
+        "output": 10,
+    }
     assert [(s.source, s.target) for s in model.synapses.values()] == [
-        ("input", "hidden"), ("hidden", "output")]
+        ("input", "hidden"),
+        ("hidden", "output"),
+    ]
     assert spec.batch_size == 128
     assert spec.dt == 1.0
     assert spec.present_timesteps == 100
@@ -34,8 +39,9 @@ def test_reset_group_references_every_population(compose_config):
     model = load_experiment(compose_config("weights.dir=/nowhere")).model
     reset = [cu for cu in model.custom_updates.values() if cu.group == "Reset"]
     refs = {ref for cu in reset for ref in cu.var_refs.values()}
-    assert refs == {f"{p}.{v}" for p in ("input", "hidden", "output")
-                    for v in ("V", "SpikeCount")}
+    assert refs == {
+        f"{p}.{v}" for p in ("input", "hidden", "output") for v in ("V", "SpikeCount")
+    }
 
 
 @pytest.mark.parametrize(
@@ -52,8 +58,11 @@ def test_reset_group_references_every_population(compose_config):
     ],
 )
 def test_public_overrides(compose_config, override, key, value):
-    overrides = [override] if override.startswith("weights.") else [
-        override, "weights.dir=/nowhere"]
+    overrides = (
+        [override]
+        if override.startswith("weights.")
+        else [override, "weights.dir=/nowhere"]
+    )
     spec = load_experiment(compose_config(*overrides))
     node = spec
     for part in key.split("."):
@@ -72,14 +81,20 @@ def test_network_from_config_wires_weights_and_models(compose_config):
     import numpy as np
 
     spec = load_experiment(compose_config("weights.dir=/nowhere"))
-    weights = {"input_hidden": np.zeros((784, 128)),
-               "hidden_output": np.zeros((128, 10))}
+    weights = {
+        "input_hidden": np.zeros((784, 128)),
+        "hidden_output": np.zeros((128, 10)),
+    }
     network = build_network(spec.model, weights)
     assert [s.name for s in network.incoming("hidden")] == ["input_hidden"]
     assert [c.name for c in network.sources_into("input")] == ["input_current"]
     assert network.custom_update_groups() == {"Reset"}
     assert network.populations["output"].model.reset_code.split() == [
-        "V", "=", "0.0;", "SpikeCount++;"]
+        "V",
+        "=",
+        "0.0;",
+        "SpikeCount++;",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,11 +105,17 @@ def test_network_from_config_wires_weights_and_models(compose_config):
         ("dt=-1", "dt", "> 0"),
         ("precision=half", "precision", "float, double"),
         ("model.readout=output.Vm", "model.readout", "did you mean 'V'"),
-        ("model.synapses.input_hidden.target=hiden", "model.synapses.input_hidden"
-         ".target", "did you mean 'hidden'"),
+        (
+            "model.synapses.input_hidden.target=hiden",
+            "model.synapses.input_hidden.target",
+            "did you mean 'hidden'",
+        ),
         ("model.reset_group=reset", "model.reset_group", "Reset"),
-        ("model.neuron_models.if.sim_code='V += Isyn * dtt;'",
-         "model.neuron_models.if.sim_code", "dtt"),
+        (
+            "model.neuron_models.if.sim_code='V += Isyn * dtt;'",
+            "model.neuron_models.if.sim_code",
+            "dtt",
+        ),
     ],
 )
 def test_bad_values_name_their_key(compose_config, override, key, fragment):

@@ -24,46 +24,59 @@ from snnexp.network import (
 )
 
 IF = NeuronModel(
-    "if", ("Vthr",), {"V": "scalar", "SpikeCount": "unsigned int"},
+    "if",
+    ("Vthr",),
+    {"V": "scalar", "SpikeCount": "unsigned int"},
     sim_code="V += Isyn * dt;",
     threshold_condition_code="V >= Vthr",
     reset_code="V = 0.0;\nSpikeCount++;",
 )
-CONSTANT = CurrentSourceModel("cs", (), {"magnitude": "scalar"},
-                              "injectCurrent(magnitude);")
-RESET = CustomUpdateModel("reset", (), {}, {"V": "scalar",
-                                            "SpikeCount": "unsigned int"},
-                          "V = 0.0;\nSpikeCount = 0;")
+CONSTANT = CurrentSourceModel(
+    "cs", (), {"magnitude": "scalar"}, "injectCurrent(magnitude);"
+)
+RESET = CustomUpdateModel(
+    "reset",
+    (),
+    {},
+    {"V": "scalar", "SpikeCount": "unsigned int"},
+    "V = 0.0;\nSpikeCount = 0;",
+)
 
 
 def _population(name, size=1, threshold=5.0):
-    return Population(name, size, IF, {"Vthr": threshold},
-                      {"V": 0.0, "SpikeCount": 0})
+    return Population(name, size, IF, {"Vthr": threshold}, {"V": 0.0, "SpikeCount": 0})
 
 
-def _network(weight=None, target_threshold=1e9, size=1, psm="DeltaCurr",
-             psm_params=None):
+def _network(
+    weight=None, target_threshold=1e9, size=1, psm="DeltaCurr", psm_params=None
+):
     """``pre`` driven by a current source; optionally ``pre -> post``."""
     populations = {"pre": _population("pre", size)}
     synapses, resets = {}, {}
-    for name in (["pre", "post"] if weight is not None else ["pre"]):
+    for name in ["pre", "post"] if weight is not None else ["pre"]:
         ref = {"V": VarRef(name, "V"), "SpikeCount": VarRef(name, "SpikeCount")}
-        resets[f"{name}_reset"] = CustomUpdate(f"{name}_reset", "Reset", RESET,
-                                               {}, {}, ref)
+        resets[f"{name}_reset"] = CustomUpdate(
+            f"{name}_reset", "Reset", RESET, {}, {}, ref
+        )
     if weight is not None:
         populations["post"] = _population("post", size, target_threshold)
         g = np.full((size, size), weight, np.float32)
-        synapses["pre_post"] = SynapseGroup("pre_post", "pre", "post", g,
-                                            postsynaptic_model=psm,
-                                            postsynaptic_params=psm_params or {})
-    sources = {"drive": CurrentSource("drive", CONSTANT, "pre", {},
-                                      {"magnitude": 0.0})}
+        synapses["pre_post"] = SynapseGroup(
+            "pre_post",
+            "pre",
+            "post",
+            g,
+            postsynaptic_model=psm,
+            postsynaptic_params=psm_params or {},
+        )
+    sources = {"drive": CurrentSource("drive", CONSTANT, "pre", {}, {"magnitude": 0.0})}
     return Network("test", populations, synapses, sources, resets)
 
 
 def _build(network, batch_size=1, precision="float"):
-    return get_engine("numpy").build(network, batch_size=batch_size, dt=1.0,
-                                     precision=precision)
+    return get_engine("numpy").build(
+        network, batch_size=batch_size, dt=1.0, precision=precision
+    )
 
 
 def _drive(sim, *currents):
@@ -145,8 +158,15 @@ def test_clear_transients_drops_pending_spikes():
 def test_custom_update_touches_only_its_references():
     network = _network(weight=1.0)
     only_pre = {"pre_reset": network.custom_updates["pre_reset"]}
-    sim = _build(Network("t", network.populations, network.synapses,
-                         network.current_sources, only_pre))
+    sim = _build(
+        Network(
+            "t",
+            network.populations,
+            network.synapses,
+            network.current_sources,
+            only_pre,
+        )
+    )
     _drive(sim, 5.0)
     sim.run(3)
     sim.custom_update("Reset")
@@ -184,8 +204,9 @@ def test_exponential_current_decays_with_tau():
     assert _read(sim, "post.V")[0] == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize(("precision", "dtype"),
-                         [("float", np.float32), ("double", np.float64)])
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("float", np.float32), ("double", np.float64)]
+)
 def test_precision_sets_state_dtype(precision, dtype):
     sim = _build(_network(), precision=precision)
     assert sim.read(VarRef("pre", "V")).dtype == dtype

@@ -48,7 +48,7 @@ class Simulation(ABC):
             f"use reset=genn or engine=numpy."
         )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most engines hold nothing to release
         """Release what the simulation holds (threads, a loaded model)."""
 
     def timings(self) -> dict[str, float]:
