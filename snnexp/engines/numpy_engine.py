@@ -256,6 +256,7 @@ class NumpySimulation(Simulation):
                 self._build_custom_update(cu)
             )
         self.lanes = self._build_lanes(lane_rows, threads)
+        self._load_kernels()
         workers = min(threads, len(self.lanes))
         self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
         log.debug(
@@ -369,6 +370,12 @@ class NumpySimulation(Simulation):
             env["Isyn"] = target.env["Isyn"]
             target.add_source(sources[name], env)
         return _Lane(list(populations.values()), synapses)
+
+    def _load_kernels(self) -> None:
+        """Compile (or load from Numba's cache) the kernels for this precision
+        now, so that it counts as build time rather than simulation time."""
+        g = np.zeros((1, 1), self.dtype)
+        propagate_spikes(np.zeros(0, np.int64), g, np.zeros((1, 1), self.dtype))
 
     def _array(self, ref: VarRef) -> np.ndarray:
         if ref.target in self.envs:
