@@ -130,6 +130,7 @@ class EngineConfig:
     name: str = "numpy"
     threads: Optional[int] = None  # numpy: worker threads; None for every core
     lane_rows: int = 256  # numpy: batch rows simulated together in cache
+    jit: bool = True  # numpy: compile the model code into one Numba kernel
     backend: str = "auto"
     preferences: dict[str, Any] = field(default_factory=dict)
     cache_dir: Optional[str] = None

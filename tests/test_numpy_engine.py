@@ -2,7 +2,8 @@
 
 Each test builds a network of one or two integrate-and-fire neurons whose
 membrane trajectory can be followed step by step on paper (dt = 1 ms,
-threshold 5, reset to 0, no leak).
+threshold 5, reset to 0, no leak). Every test runs twice: on the compiled
+kernel and on the NumPy operations.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnexp.engines import get_engine
+from snnexp.engines.numpy_engine import NumpyEngine
 from snnexp.network import (
     CurrentSource,
     CurrentSourceModel,
@@ -73,10 +74,23 @@ def _network(
     return Network("test", populations, synapses, sources, resets)
 
 
+_JIT = {"jit": True}
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["kernel", "numpy-ops"])
+def _path(request):
+    """Run the test on the compiled kernel and again on NumPy operations."""
+    _JIT["jit"] = request.param
+    yield
+    _JIT["jit"] = True
+
+
 def _build(network, batch_size=1, precision="float"):
-    return get_engine("numpy").build(
+    sim = NumpyEngine(jit=_JIT["jit"]).build(
         network, batch_size=batch_size, dt=1.0, precision=precision
     )
+    assert (sim.kernel is not None) == _JIT["jit"]
+    return sim
 
 
 def _drive(sim, *currents):

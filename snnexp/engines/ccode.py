@@ -320,9 +320,12 @@ _COMPARISONS = {
 }
 _LOGICAL = {"&&": np.logical_and, "||": np.logical_or}
 _IN_PLACE = {**_ARITHMETIC, **_BITWISE}
+#: NumPy function of each binary operator on operands of their common type
+#: (``/`` on reals; C's truncating integer division is ``_c_divide``).
+BINARY_FUNCTIONS = {**_ARITHMETIC, **_BITWISE, **_COMPARISONS, "/": np.true_divide}
 
 # fmt: off
-_REAL_FUNCTIONS: dict[str, tuple[Callable, int]] = {
+REAL_FUNCTIONS: dict[str, tuple[Callable, int]] = {
     "exp": (np.exp, 1), "expm1": (np.expm1, 1), "exp2": (np.exp2, 1),
     "log": (np.log, 1), "log1p": (np.log1p, 1), "log2": (np.log2, 1),
     "log10": (np.log10, 1), "sqrt": (np.sqrt, 1), "cbrt": (np.cbrt, 1),
@@ -336,11 +339,9 @@ _REAL_FUNCTIONS: dict[str, tuple[Callable, int]] = {
     "hypot": (np.hypot, 2),
 }
 # fmt: on
-_BASE_FUNCTION_NAMES = ", ".join(sorted({"abs", *_REAL_FUNCTIONS}))
-_REAL_FUNCTIONS.update(
-    {name + "f": spec for name, spec in list(_REAL_FUNCTIONS.items())}
-)
-_FUNCTION_NAMES = sorted({"abs", *_REAL_FUNCTIONS})
+_BASE_FUNCTION_NAMES = ", ".join(sorted({"abs", *REAL_FUNCTIONS}))
+REAL_FUNCTIONS.update({name + "f": spec for name, spec in list(REAL_FUNCTIONS.items())})
+_FUNCTION_NAMES = sorted({"abs", *REAL_FUNCTIONS})
 
 # fmt: off
 _C_KEYWORDS = frozenset({
@@ -647,6 +648,31 @@ def _parse_condition(code: str, where: str) -> c_ast.Node:
     return items[0].init
 
 
+def int_literal(text: str) -> tuple[int, Any]:
+    """Value and C type of an integer literal such as ``10u`` or ``0x1F``.
+
+    Raises ValueError for a malformed literal or one over 64 bits.
+    """
+    match = re.fullmatch(
+        r"(0[xX][0-9a-fA-F]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)([uUlL]*)", text
+    )
+    if match is None:
+        raise ValueError(f"malformed integer '{text}'")
+    digits, suffix = match.group(1), match.group(2).lower()
+    base = {"0x": 16, "0b": 2}.get(digits[:2].lower(), 8 if digits[0] == "0" else 10)
+    value = int(digits, base)
+    if "u" in suffix:
+        candidates = [ULONG] if "l" in suffix else [UINT, ULONG]
+    elif "l" in suffix:
+        candidates = [LONG] if base == 10 else [LONG, ULONG]
+    else:
+        candidates = [INT, LONG] if base == 10 else [INT, UINT, LONG, ULONG]
+    for ctype in candidates:
+        if value <= np.iinfo(ctype).max:
+            return value, ctype
+    raise ValueError(f"integer {text} is too large for 64 bits")
+
+
 # ---------------------------------------------------------------------------
 # Translation
 # ---------------------------------------------------------------------------
@@ -861,28 +887,10 @@ class _Translator:
             ) from None
 
     def _int_literal(self, node):
-        match = re.fullmatch(
-            r"(0[xX][0-9a-fA-F]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)([uUlL]*)", node.value
-        )
-        if match is None:
-            raise self.error(f"malformed integer '{node.value}'{self._at(node)}.")
-        digits, suffix = match.group(1), match.group(2).lower()
-        base = {"0x": 16, "0b": 2}.get(
-            digits[:2].lower(), 8 if digits[0] == "0" else 10
-        )
-        value = int(digits, base)
-        if "u" in suffix:
-            candidates = [ULONG] if "l" in suffix else [UINT, ULONG]
-        elif "l" in suffix:
-            candidates = [LONG] if base == 10 else [LONG, ULONG]
-        else:
-            candidates = [INT, LONG] if base == 10 else [INT, UINT, LONG, ULONG]
-        for ctype in candidates:
-            if value <= np.iinfo(ctype).max:
-                return value, ctype
-        raise self.error(
-            f"integer {node.value}{self._at(node)} is too large for 64 bits."
-        )
+        try:
+            return int_literal(node.value)
+        except ValueError as error:
+            raise self.error(f"{error}{self._at(node)}.") from None
 
     def _expr_ID(self, node: c_ast.ID, want_value: bool) -> _Expr:
         name = node.name
@@ -1039,7 +1047,7 @@ class _Translator:
             )
 
     def _math_call(self, name: str, args, node) -> _Expr:
-        func, count = _REAL_FUNCTIONS.get(name, (np.abs, 1))
+        func, count = REAL_FUNCTIONS.get(name, (np.abs, 1))
         self._check_arity(name, args, count, node)
         operands = [self.expression(arg) for arg in args]
         ctype = REAL

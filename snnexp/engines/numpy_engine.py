@@ -11,6 +11,12 @@ Batch rows never interact, so the rows are split into lanes of a few hundred
 rows each: a lane's arrays stay in the processor's cache for a whole
 presentation, and lanes run side by side on a thread pool (NumPy and the
 compiled kernels release the GIL).
+
+By default (``jit``) the whole network is generated as one Numba kernel by
+:mod:`snnexp.engines.kernel`, which runs a lane's presentation in one call
+and computes exactly what the NumPy operations compute. Model code outside
+what that generator translates runs as the NumPy operations, with a log line
+that says why.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 
 from snnexp.engines.base import PRECISIONS, Engine, Simulation
 from snnexp.engines.ccode import compile_condition, compile_statements
+from snnexp.engines.kernel import Kernel, Unsupported, build_kernel
 from snnexp.engines.kernels import propagate_spikes
 from snnexp.network import CustomUpdate, Network, Population, VarRef
 
@@ -76,9 +83,12 @@ class NumpyEngine(Engine):
         run_dir=None,
         threads: int | None = None,
         lane_rows: int = LANE_ROWS,
+        jit: bool | None = None,
     ) -> None:
         self.threads = threads or getattr(config, "threads", None) or os.cpu_count()
         self.lane_rows = getattr(config, "lane_rows", None) or lane_rows
+        self.jit = getattr(config, "jit", True) if jit is None else jit
+        self.cache_dir = getattr(config, "cache_dir", None)
 
     def build(
         self, network: Network, *, batch_size: int, dt: float, precision: str
@@ -90,6 +100,8 @@ class NumpyEngine(Engine):
             PRECISIONS[precision],
             threads=self.threads,
             lane_rows=self.lane_rows,
+            jit=self.jit,
+            cache_dir=self.cache_dir,
         )
 
 
@@ -172,6 +184,8 @@ class _PopulationLane:
         scattered back: cheaper than masking every element of every array.
         """
         compact, spiked = self._compact, self.spiked
+        if "t" in compact:
+            compact["t"] = self.env["t"]
         for name in self._gathered:
             value = self.env[name]
             if value.shape != self.shape:
@@ -221,6 +235,39 @@ class _Lane:
                     population.update(t)
 
 
+class _KernelLane:
+    """Rows ``rows`` simulated by the network's compiled kernel.
+
+    ``spikes`` and ``counts`` hold each population's spikes of the last
+    step (flat indices within the lane, as in :class:`_PopulationLane`).
+    """
+
+    def __init__(self, kernel: Kernel, rows: slice, array) -> None:
+        self.kernel = kernel
+        self.rows = rows
+        n = rows.stop - rows.start
+        # Eight spare slots: the spike scan writes one past the last spike.
+        self.spikes = {
+            pop: np.zeros(n * size + 8, np.int64) for pop, size in kernel.sizes.items()
+        }
+        self.counts = {pop: np.zeros(1, np.int64) for pop in kernel.sizes}
+        lane = {"spikes": self.spikes, "count": self.counts}
+        self.args = tuple(
+            lane[a.kind][a.owner] if a.kind in lane else array(a.kind, a.owner, a.name)
+            for a in kernel.args
+        )
+
+    def run(self, first_timestep: int, timesteps: int, dt=None) -> None:
+        rows = self.rows
+        self.kernel.present(
+            rows.start, rows.stop, first_timestep, timesteps, *self.args
+        )
+
+    def clear(self) -> None:
+        for count in self.counts.values():
+            count[0] = 0
+
+
 class NumpySimulation(Simulation):
     def __init__(
         self,
@@ -230,6 +277,8 @@ class NumpySimulation(Simulation):
         dtype,
         threads: int = 1,
         lane_rows: int = LANE_ROWS,
+        jit: bool = True,
+        cache_dir: str | None = None,
     ) -> None:
         self.batch_size = batch_size
         self.dtype = np.dtype(dtype)
@@ -255,8 +304,15 @@ class NumpySimulation(Simulation):
             self.custom_updates.setdefault(cu.group, []).append(
                 self._build_custom_update(cu)
             )
-        self.lanes = self._build_lanes(lane_rows, threads)
-        self._load_kernels()
+        # Translating the code into NumPy operations also checks it, so it
+        # comes first even where the compiled kernel will run it.
+        code, sources = self._translate()
+        self.kernel = self._build_kernel(cache_dir) if jit else None
+        if self.kernel is None:
+            self.lanes = self._build_lanes(lane_rows, threads, code, sources)
+            self._load_kernels()
+        else:
+            self.lanes = self._kernel_lanes(lane_rows, threads)
         workers = min(threads, len(self.lanes))
         self._pool = ThreadPoolExecutor(workers) if workers > 1 else None
         log.debug(
@@ -309,15 +365,47 @@ class NumpySimulation(Simulation):
         )
         return block, env
 
-    def _build_lanes(self, lane_rows: int, threads: int) -> list[_Lane]:
-        # Enough lanes to keep each in cache, and one per thread where that
-        # still leaves each lane enough rows to outweigh its Python overhead.
+    def _build_kernel(self, cache_dir: str | None) -> Kernel | None:
+        try:
+            kernel = build_kernel(
+                self.network, self.dtype, float(self.dt), self._kernel_array, cache_dir
+            )
+        except Unsupported as why:
+            log.info(
+                "NumPy engine: the model code runs as NumPy operations, not as a "
+                "compiled kernel (not translated: %s)",
+                why,
+            )
+            return None
+        # Compile (or load from the cache) now: it counts as build time.
+        lane = _KernelLane(kernel, slice(0, 0), self._kernel_array)
+        lane.run(0, 0)
+        return kernel
+
+    def _kernel_array(self, kind: str, owner: str, name: str) -> np.ndarray:
+        if kind == "var":
+            return self.envs[owner][name]
+        if kind == "source_var":
+            return self.source_envs[owner][name]
+        if kind == "isyn":
+            return self.envs[owner]["Isyn"]
+        return {"in_syn": self.in_syn, "g": self.weights}[kind][owner]
+
+    def _kernel_lanes(self, lane_rows: int, threads: int) -> list[_KernelLane]:
+        # A lane runs a whole presentation in one call, so even a few rows
+        # are worth a thread of their own.
         count = max(
-            math.ceil(self.batch_size / lane_rows),
-            min(threads, self.batch_size // MIN_LANE_ROWS),
-            1,
+            math.ceil(self.batch_size / lane_rows), min(threads, self.batch_size)
         )
         bounds = np.linspace(0, self.batch_size, count + 1).astype(int)
+        return [
+            _KernelLane(self.kernel, slice(a, b), self._kernel_array)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _translate(self) -> tuple[dict, dict]:
+        """The code of every population and current source as NumPy
+        operations; raises CodeError or NotImplementedError for bad code."""
         code = {
             name: _Code(pop, float(self.dt))
             for name, pop in self.network.populations.items()
@@ -333,6 +421,19 @@ class NumpySimulation(Simulation):
             )
             for name, cs in self.network.current_sources.items()
         }
+        return code, sources
+
+    def _build_lanes(
+        self, lane_rows: int, threads: int, code: dict, sources: dict
+    ) -> list[_Lane]:
+        # Enough lanes to keep each in cache, and one per thread where that
+        # still leaves each lane enough rows to outweigh its Python overhead.
+        count = max(
+            math.ceil(self.batch_size / lane_rows),
+            min(threads, self.batch_size // MIN_LANE_ROWS),
+            1,
+        )
+        bounds = np.linspace(0, self.batch_size, count + 1).astype(int)
         return [
             self._lane(slice(a, b), code, sources)
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
@@ -399,6 +500,9 @@ class NumpySimulation(Simulation):
         for in_syn in self.in_syn.values():
             in_syn.fill(0)
         for lane in self.lanes:
+            if isinstance(lane, _KernelLane):
+                lane.clear()
+                continue
             for population in lane.populations:
                 population.spiked = population.spiked[:0]
 
