@@ -9,7 +9,10 @@ Runs GeNN's batched MNIST tutorial network on the 10,000 test images:
 * beside a naive reference written here (a plain NumPy loop: spikes times
   weights by matrix product, boolean reset) at the same batch sizes, printing
   the ratio of the two;
-* end to end through ``python -m snnexp``, for the framework's own overhead.
+* beside the engine's own NumPy operations (``engine.jit=false``), whose
+  predictions the compiled kernel must reproduce image by image;
+* end to end through ``python -m snnexp``, for the framework's own overhead,
+  once with an empty kernel cache (compiling) and once with it filled.
 
 Each measurement runs in a fresh process so that its peak memory is its own.
 Figures go to a CSV (``--out``) and a short table on stdout::
@@ -90,7 +93,7 @@ def _naive(images, w01, w12, batch_size: int, timesteps: int):
     return np.concatenate(predictions)
 
 
-def snnexp_engine(images, w01, w12, batch_size: int, timesteps: int):
+def snnexp_engine(images, w01, w12, batch_size: int, timesteps: int, jit=True):
     """The reference experiment through snnexp's config, spec and engine.
 
     Returns a function that classifies the images, so that only the
@@ -108,12 +111,13 @@ def snnexp_engine(images, w01, w12, batch_size: int, timesteps: int):
             [
                 f"batch_size={batch_size}",
                 f"present_timesteps={timesteps}",
+                f"engine.jit={str(jit).lower()}",
                 "weights.dir=unused",
             ],
         )
     spec = load_experiment(cfg)
     network = build_network(spec.model, {"input_hidden": w01, "hidden_output": w12})
-    sim = get_engine("numpy").build(
+    sim = get_engine("numpy", config=spec.engine).build(
         network, batch_size=batch_size, dt=spec.dt, precision=spec.precision
     )
     source, readout = VarRef.parse(spec.model.input), VarRef.parse(spec.model.readout)
@@ -135,7 +139,11 @@ def snnexp_engine(images, w01, w12, batch_size: int, timesteps: int):
 def measure(args) -> dict:
     """One measurement in this process: repeats of one implementation."""
     dataset, w01, w12 = _load(Path(args.data), args.images)
-    build = {"naive": naive, "snnexp": snnexp_engine}[args.implementation]
+    build = {
+        "naive": naive,
+        "snnexp": snnexp_engine,
+        "numpy-ops": lambda *a: snnexp_engine(*a, jit=False),
+    }[args.implementation]
     times, predictions = [], None
     for _ in range(args.repeats):
         # A fresh network each time: state left by the last image of one
@@ -182,8 +190,9 @@ def _in_subprocess(data, implementation, batch_size, timesteps, images, repeats)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def end_to_end(data: Path, batch_size: int) -> dict:
-    """``python -m snnexp`` once; overhead is total minus simulation time."""
+def end_to_end(data: Path, batch_size: int, kernels: Path) -> dict:
+    """``python -m snnexp`` once, keeping compiled kernels in ``kernels``;
+    overhead is total minus simulation time."""
     data = data.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
@@ -196,6 +205,7 @@ def end_to_end(data: Path, batch_size: int) -> dict:
                 "data.download=false",
                 "weights=pretrained",
                 f"weights.dir={data / 'weights' / 'mnist-784-128-10'}",
+                f"engine.cache_dir={kernels}",
                 f"hydra.run.dir={tmp}/run",
             ],
             capture_output=True,
@@ -209,6 +219,7 @@ def end_to_end(data: Path, batch_size: int) -> dict:
         "batch_size": batch_size,
         "sim_time_s": row.sim_time_s,
         "total_time_s": row.total_time_s,
+        "build_time_s": row.build_time_s,
         "overhead_s": row.total_time_s - row.sim_time_s,
         "accuracy": row.accuracy,
     }
@@ -225,7 +236,7 @@ def main() -> None:
         action="store_true",
         help="fewer images and repeats, for a smoke test",
     )
-    parser.add_argument("--measure", choices=["naive", "snnexp"])
+    parser.add_argument("--measure", choices=["naive", "snnexp", "numpy-ops"])
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--timesteps", type=int, default=100)
     parser.add_argument("--images", type=int, default=10_000)
@@ -240,9 +251,11 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     rows = []
     for batch_size in map(int, args.batch_sizes.split(",")):
-        for implementation in ("snnexp", "naive"):
-            # Batch size 1 is dominated by per-step overhead: one repeat.
-            n = 1 if batch_size == 1 else repeats
+        for implementation in ("snnexp", "numpy-ops", "naive"):
+            # The slow ones at batch size 1, and the NumPy operations (there
+            # for their predictions), run once.
+            slow = batch_size == 1 and implementation != "snnexp"
+            n = 1 if slow or implementation == "numpy-ops" else repeats
             row = _in_subprocess(args.data, implementation, batch_size, 100, images, n)
             rows.append({"sweep": "batch_size", **row})
             print(_line(row), flush=True)
@@ -260,7 +273,10 @@ def main() -> None:
 
     table = pd.DataFrame(rows)
     table.to_csv(args.out, index=False)
-    _summary(table, best, end_to_end(args.data, best))
+    with tempfile.TemporaryDirectory() as kernels:
+        cold = end_to_end(args.data, best, Path(kernels))
+        warm = end_to_end(args.data, best, Path(kernels))
+    _summary(table, best, cold, warm)
 
 
 def _line(row: dict) -> str:
@@ -273,20 +289,22 @@ def _line(row: dict) -> str:
     )
 
 
-def _summary(table: pd.DataFrame, best: int, e2e: dict) -> None:
+def _summary(table: pd.DataFrame, best: int, cold: dict, warm: dict) -> None:
     sweep = table[table.sweep == "batch_size"]
     pivot = sweep.pivot(index="batch_size", columns="implementation", values="min_s")
+    pivot = pivot[["snnexp", "numpy-ops", "naive"]]
     pivot["naive/snnexp"] = pivot["naive"] / pivot["snnexp"]
     same = sweep.groupby("batch_size").predictions_md5.nunique() == 1
     pivot["same predictions"] = same
     print("\nsim time [s] over the test images, minimum of the repeats")
     print(pivot.to_string(float_format=lambda x: f"{x:.3f}"))
     print(f"\nbest batch size: {best}")
-    print(
-        f"end to end at batch {best}: sim {e2e['sim_time_s']:.3f} s, total "
-        f"{e2e['total_time_s']:.3f} s, overhead {e2e['overhead_s']:.3f} s, "
-        f"accuracy {e2e['accuracy']:.4f}"
-    )
+    for label, e2e in (("empty kernel cache", cold), ("filled kernel cache", warm)):
+        print(
+            f"end to end at batch {best}, {label}: sim {e2e['sim_time_s']:.3f} s, "
+            f"build {e2e['build_time_s']:.3f} s, total {e2e['total_time_s']:.3f} s, "
+            f"overhead {e2e['overhead_s']:.3f} s, accuracy {e2e['accuracy']:.4f}"
+        )
 
 
 if __name__ == "__main__":
