@@ -111,6 +111,10 @@ TRANSCENDENTAL = NeuronModel(
     sim_code="""
         W = exp(-fabs(V)) + log1p(fabs(W)) + tanh(V) + pow(fabs(V) + 1.0, 0.5)
             + sin(V) * cos(W) + atan2(V, 1.5) + erf(W * 0.1) + expm1(-fabs(V));
+        W += exp2(V * 0.1) + cbrt(W) + log2(fabs(V) + 1.0) + log10(fabs(W) + 2.0)
+            + asin(tanh(V)) + acos(tanh(W)) + atan(V) + sinh(V * 0.1)
+            + coshf(W * 0.1) + tan(V * 0.01) + hypot(V, W) + fmod(V, 0.75)
+            + log(fabs(V) + 1.0) + sqrtf(fabs(W)) + expf(-1.0);
         V += Isyn;""",
     threshold_condition_code="V >= Vthr",
     reset_code="V = 0.0;",
