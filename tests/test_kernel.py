@@ -344,9 +344,7 @@ def _expressions():
 
 def _statements():
     target = st.sampled_from(list(NAMES))
-    assign = st.tuples(
-        target, st.sampled_from(["=", "+=", "-=", "*="]), _expressions()
-    )
+    assign = st.tuples(target, st.sampled_from(["=", "+=", "-=", "*="]), _expressions())
     plain = assign.map(lambda t: f"{t[0]} {t[1]} {t[2]};")
     step = st.tuples(st.sampled_from(["++", "--"]), target).map(
         lambda t: f"{t[1]}{t[0]};"

@@ -648,6 +648,15 @@ def _parse_condition(code: str, where: str) -> c_ast.Node:
     return items[0].init
 
 
+def float_literal(text: str) -> float:
+    """The value of a floating-point literal such as ``0.1f`` or ``0x1p-3``.
+
+    Raises ValueError for a malformed literal.
+    """
+    text = text.rstrip("fFlL")
+    return float.fromhex(text) if text[:2] in ("0x", "0X") else float(text)
+
+
 def int_literal(text: str) -> tuple[int, Any]:
     """Value and C type of an integer literal such as ``10u`` or ``0x1F``.
 
@@ -878,9 +887,8 @@ class _Translator:
         return _constant(value, ctype)
 
     def _float_literal(self, node) -> float:
-        text = node.value.rstrip("fFlL")
         try:
-            return float.fromhex(text) if text[:2] in ("0x", "0X") else float(text)
+            return float_literal(node.value)
         except ValueError:
             raise self.error(
                 f"malformed number '{node.value}'{self._at(node)}."

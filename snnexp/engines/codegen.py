@@ -63,6 +63,8 @@ _ARITHMETIC = {"+", "-", "*"}
 _BITWISE = {"&", "|", "^"}
 _COMPARISONS = {"<", "<=", ">", ">=", "==", "!="}
 _PYTHON_OPS = {"&&": "and", "||": "or"}
+#: Expressions that, as statements of their own, change nothing.
+_VALUES = {"ID", "Constant", "BinaryOp", "UnaryOp", "TernaryOp", "Cast", "FuncCall"}
 
 
 def cast_name(ctype) -> str:
@@ -187,15 +189,7 @@ class Emitter:
             return self._increment(node)
         if kind == "FuncCall" and _call_name(node) in self.sinks:
             return self._sink(node)
-        if kind in (
-            "ID",
-            "Constant",
-            "BinaryOp",
-            "UnaryOp",
-            "TernaryOp",
-            "Cast",
-            "FuncCall",
-        ):
+        if kind in _VALUES:
             self._expression(node)  # no effects: C evaluates and discards it
             return []
         raise Unsupported(f"{kind} statement")
@@ -286,9 +280,7 @@ class Emitter:
         if node.type == "string" or "'" in node.value:
             raise Unsupported("string or character literal")
         if node.type in ("float", "double", "long double"):
-            text = node.value.rstrip("fFlL")
-            value = float.fromhex(text) if text[:2] in ("0x", "0X") else float(text)
-            return self._constant(value, REAL)
+            return self._constant(ccode.float_literal(node.value), REAL)
         value, ctype = ccode.int_literal(node.value)
         return self._constant(value, ctype)
 

@@ -10,13 +10,13 @@ runs a whole presentation, so no Python runs between timesteps.
 A timestep in ``present`` follows the NumPy engine (and GeNN) exactly:
 
 1. every synapse group adds the rows of ``g`` of the neurons that spiked in
-   the previous step to ``inSyn``, spike by spike in ascending order, four
+   the previous step to ``inSyn``, spike by spike in ascending order, eight
    spikes of a batch row per pass over the row with a rounding after each
    addition, so every sum is formed in GeNN's order;
 2. every population, neuron by neuron: ``Isyn`` from the postsynaptic models
-   and current sources, the sim code and the threshold condition (a loop
-   without branches that the compiler vectorises where the code allows),
-   then the reset code on the neurons that spiked, found by scanning the
+   and current sources, the sim code, the threshold condition and, where it
+   holds, the reset code (a loop the compiler vectorises where the code
+   allows); then the neurons that spiked are listed, found by scanning the
    threshold flags eight at a time.
 
 The source is written to a cache directory under a name derived from its
@@ -87,14 +87,15 @@ def propagate(spikes, count, g, in_syn, r0):
         while end < count and spikes[end] < base + pre:
             end += 1
         target = in_syn[r0 + row]
-        while k + 4 <= end:
-            w0 = g[spikes[k] - base]
-            w1 = g[spikes[k + 1] - base]
-            w2 = g[spikes[k + 2] - base]
-            w3 = g[spikes[k + 3] - base]
+        while k + 8 <= end:
+            w0, w1 = g[spikes[k] - base], g[spikes[k + 1] - base]
+            w2, w3 = g[spikes[k + 2] - base], g[spikes[k + 3] - base]
+            w4, w5 = g[spikes[k + 4] - base], g[spikes[k + 5] - base]
+            w6, w7 = g[spikes[k + 6] - base], g[spikes[k + 7] - base]
             for j in range(post):
-                target[j] = R(R(R(R(target[j] + w0[j]) + w1[j]) + w2[j]) + w3[j])
-            k += 4
+                x = R(R(R(R(target[j] + w0[j]) + w1[j]) + w2[j]) + w3[j])
+                target[j] = R(R(R(R(x + w4[j]) + w5[j]) + w6[j]) + w7[j])
+            k += 8
         while k < end:
             w0 = g[spikes[k] - base]
             for j in range(post):
@@ -119,7 +120,7 @@ def compact(words, flags, base, out, count):
 class _Arg:
     """One array argument of ``present``: where the simulation keeps it."""
 
-    kind: str  # var, source_var, isyn, in_syn, g, spikes, count
+    kind: str  # var, source_var, in_syn, g, spikes, count
     owner: str
     name: str = ""
 
@@ -208,44 +209,31 @@ class _Generator:
         where = f"neuron model '{model.name}'"
         names = self._names(pop.params, model.vars, ("var", name))
         names["Isyn"] = Name("isyn", REAL)
-        reset = Emitter(names, self.constants, self.fresh)
-        reset_lines = reset.statements(model.reset_code, f"{where} reset_code")
-        update = Emitter(names, self.constants, self.fresh)
-        sim = update.statements(model.sim_code, f"{where} sim_code")
-        threshold = update.condition(
+        code = Emitter(names, self.constants, self.fresh)
+        sim = code.statements(model.sim_code, f"{where} sim_code")
+        threshold = code.condition(
             model.threshold_condition_code, f"{where} threshold_condition_code"
         )
-        size = pop.size
-        spikes, count = self.arg("spikes", name), self.arg("count", name)
+        reset = code.statements(model.reset_code, f"{where} reset_code")
+        spiking = threshold != "False"
 
         neuron = [f"isyn = {self.constants.real(0.0)}"]
-        neuron += self._postsynaptic(name)
-        neuron += self._sources(name)
-        neuron += sim
-        spiking = threshold != "False"
+        neuron += self._postsynaptic(name) + self._sources(name) + sim
         if spiking:
-            neuron.append(f"f{index}[i] = {threshold}")
-        if "Isyn" in reset.reads:
-            neuron.append(f"{self.arg('isyn', name)}[r, i] = isyn")
-        neuron = self._load(update, names, "r, i") + neuron
-        neuron += self._store(update, names, "r, i")
+            neuron += [f"spiked = {threshold}", f"f{index}[i] = spiked"]
+            neuron += ["if spiked:", *_indent(reset)] if reset else []
+        neuron = (
+            self._load(code, names, "r, i") + neuron + self._store(code, names, "r, i")
+        )
 
-        row = [f"base = (r - r0) * {size}", f"for i in range({size}):"]
-        row += _indent(neuron)
+        row = [f"for i in range({pop.size}):", *_indent(neuron)]
         if spiking:
-            row += [
-                "start = c",
-                f"c = compact(w{index}, f{index}, base, {spikes}, c)",
-                "for k in range(start, c):",
-            ]
-            each = [f"i = {spikes}[k] - base"]
-            if "Isyn" in reset.reads:
-                each.append(f"isyn = {self.arg('isyn', name)}[r, i]")
-            each += self._load(reset, names, "r, i") + reset_lines
-            each += self._store(reset, names, "r, i")
-            row += _indent(each)
+            spikes = self.arg("spikes", name)
+            row.append(
+                f"c = compact(w{index}, f{index}, (r - r0) * {pop.size}, {spikes}, c)"
+            )
         lines = ["c = 0", "for r in range(r0, r1):", *_indent(row)]
-        return [*lines, f"{count}[0] = c"], spiking
+        return [*lines, f"{self.arg('count', name)}[0] = c"], spiking
 
     def _postsynaptic(self, population: str) -> list[str]:
         lines = []

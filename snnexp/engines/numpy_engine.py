@@ -387,8 +387,6 @@ class NumpySimulation(Simulation):
             return self.envs[owner][name]
         if kind == "source_var":
             return self.source_envs[owner][name]
-        if kind == "isyn":
-            return self.envs[owner]["Isyn"]
         return {"in_syn": self.in_syn, "g": self.weights}[kind][owner]
 
     def _kernel_lanes(self, lane_rows: int, threads: int) -> list[_KernelLane]:
