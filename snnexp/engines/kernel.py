@@ -10,14 +10,14 @@ runs a whole presentation, so no Python runs between timesteps.
 A timestep in ``present`` follows the NumPy engine (and GeNN) exactly:
 
 1. every synapse group adds the rows of ``g`` of the neurons that spiked in
-   the previous step to ``inSyn``, spike by spike in ascending order, eight
-   spikes of a batch row per pass over the row with a rounding after each
-   addition, so every sum is formed in GeNN's order;
+   the previous step to ``inSyn``, spike by spike in ascending order
+   (:func:`snnexp.engines.kernels.propagate`), so every sum is formed in
+   GeNN's order;
 2. every population, neuron by neuron: ``Isyn`` from the postsynaptic models
    and current sources, the sim code, the threshold condition and, where it
    holds, the reset code (a loop the compiler vectorises where the code
-   allows); then the neurons that spiked are listed, found by scanning the
-   threshold flags eight at a time.
+   allows); then the neurons that spiked are listed
+   (:func:`snnexp.engines.kernels.compact`).
 
 The source is written to a cache directory under a name derived from its
 hash, so Numba caches the compiled code beside it and later runs only load
@@ -41,7 +41,7 @@ from types import ModuleType
 import numba
 import numpy as np
 
-from snnexp.engines import ccode
+from snnexp.engines import ccode, kernels
 from snnexp.engines.ccode import REAL
 from snnexp.engines.codegen import Constants, Emitter, Name, Unsupported
 from snnexp.network import Network, Population
@@ -61,57 +61,10 @@ import math
 import numpy as np
 from numba import njit
 
+from snnexp.engines.kernels import c_pow, c_round, compact, propagate
+
 R = np.{precision}
 _JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
-
-
-@njit(**_JIT)
-def c_round(x):
-    whole = np.trunc(x)
-    return whole + (np.sign(x) if abs(x - whole) >= 0.5 else 0.0)
-
-
-@njit(**_JIT)
-def c_pow(x, y):
-    return x**y
-
-
-@njit(**_JIT)
-def propagate(spikes, count, g, in_syn, r0):
-    pre, post = g.shape
-    k = 0
-    while k < count:
-        row = spikes[k] // pre
-        base = row * pre
-        end = k + 1
-        while end < count and spikes[end] < base + pre:
-            end += 1
-        target = in_syn[r0 + row]
-        while k + 8 <= end:
-            w0, w1 = g[spikes[k] - base], g[spikes[k + 1] - base]
-            w2, w3 = g[spikes[k + 2] - base], g[spikes[k + 3] - base]
-            w4, w5 = g[spikes[k + 4] - base], g[spikes[k + 5] - base]
-            w6, w7 = g[spikes[k + 6] - base], g[spikes[k + 7] - base]
-            for j in range(post):
-                x = R(R(R(R(target[j] + w0[j]) + w1[j]) + w2[j]) + w3[j])
-                target[j] = R(R(R(R(x + w4[j]) + w5[j]) + w6[j]) + w7[j])
-            k += 8
-        while k < end:
-            w0 = g[spikes[k] - base]
-            for j in range(post):
-                target[j] = R(target[j] + w0[j])
-            k += 1
-
-
-@njit(**_JIT)
-def compact(words, flags, base, out, count):
-    for w in range(words.size):
-        if words[w]:
-            first = w * 8
-            for b in range(8):
-                out[count] = base + first + b
-                count += flags[first + b]
-    return count
 
 '''
 
@@ -320,7 +273,11 @@ _LOADED: dict[str, ModuleType] = {}
 
 
 def _load(source: str, directory: Path) -> ModuleType:
+    # Numba checks a cached kernel against its own file only, not against
+    # the helpers it calls, so their source is part of the kernel's name.
+    helpers = Path(kernels.__file__).read_bytes()
     stamp = f"{source}\n# numba {numba.__version__}, numpy {np.__version__}"
+    stamp += f"\n# helpers {hashlib.sha256(helpers).hexdigest()}"
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:24]
     if digest in _LOADED:
         return _LOADED[digest]

@@ -31,7 +31,7 @@ import numpy as np
 from snnexp.engines.base import PRECISIONS, Engine, Simulation
 from snnexp.engines.ccode import compile_condition, compile_statements
 from snnexp.engines.kernel import Kernel, Unsupported, build_kernel
-from snnexp.engines.kernels import propagate_spikes
+from snnexp.engines.kernels import propagate
 from snnexp.network import CustomUpdate, Network, Population, VarRef
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class _Lane:
             for step in range(first_timestep, first_timestep + timesteps):
                 t = dt.dtype.type(step * float(dt))
                 for source, g, in_syn in self.synapses:
-                    propagate_spikes(source.spiked, g, in_syn)
+                    propagate(source.spiked, source.spiked.size, g, in_syn, 0)
                 for population in self.populations:
                     population.update(t)
 
@@ -474,7 +474,7 @@ class NumpySimulation(Simulation):
         """Compile (or load from Numba's cache) the kernels for this precision
         now, so that it counts as build time rather than simulation time."""
         g = np.zeros((1, 1), self.dtype)
-        propagate_spikes(np.zeros(0, np.int64), g, np.zeros((1, 1), self.dtype))
+        propagate(np.zeros(0, np.int64), 0, g, np.zeros((1, 1), self.dtype), 0)
 
     def _array(self, ref: VarRef) -> np.ndarray:
         if ref.target in self.envs:
