@@ -36,7 +36,7 @@ from pycparser import c_ast
 from snnexp.engines import ccode
 from snnexp.engines.ccode import BOOL, INT, REAL
 
-__all__ = ["Constants", "Emitter", "Name", "Unsupported"]
+__all__ = ["Constants", "Emitter", "Name", "Unsupported", "indent"]
 
 
 class Unsupported(Exception):
@@ -208,9 +208,9 @@ class Emitter:
             return self._branch(node.iftrue if condition.folded.value else node.iffalse)
         then = self._branch(node.iftrue) or ["pass"]
         otherwise = self._branch(node.iffalse)
-        lines = [f"if {condition.python}:", *_indent(then)]
+        lines = [f"if {condition.python}:", *indent(then)]
         if otherwise:
-            lines += ["else:", *_indent(otherwise)]
+            lines += ["else:", *indent(otherwise)]
         return lines
 
     def _declaration(self, node: c_ast.Decl) -> list[str]:
@@ -457,5 +457,6 @@ def _fold_select(condition: _Value, a: _Value, b: _Value, ctype):
     )
 
 
-def _indent(lines: list[str]) -> list[str]:
+def indent(lines: list[str]) -> list[str]:
+    """``lines`` one level (four spaces) deeper."""
     return ["    " + line for line in lines]

@@ -43,7 +43,7 @@ import numpy as np
 
 from snnexp.engines import ccode, kernels
 from snnexp.engines.ccode import REAL
-from snnexp.engines.codegen import Constants, Emitter, Name, Unsupported
+from snnexp.engines.codegen import Constants, Emitter, Name, Unsupported, indent
 from snnexp.network import Network, Population
 
 __all__ = ["DEFAULT_CACHE_DIR", "Kernel", "Unsupported", "build_kernel"]
@@ -144,13 +144,13 @@ class _Generator:
                     f"f{index} = np.zeros({padded}, np.uint8)",
                     f"w{index} = f{index}.view(np.uint64)",
                 ]
-        body += _indent(step)
+        body += indent(step)
         args = ", ".join(self._arg_names[a] for a in self.args)
         header = _HEADER.format(precision=self.dtype.name)
         function = [
             "@njit(**_JIT)",
             f"def present(r0, r1, first, steps, {args}):",
-            *_indent(setup + body),
+            *indent(setup + body),
         ]
         text = "\n".join([header, *self.constants.lines, "", "", *function, ""])
         return text, self.args
@@ -174,18 +174,18 @@ class _Generator:
         neuron += self._postsynaptic(name) + self._sources(name) + sim
         if spiking:
             neuron += [f"spiked = {threshold}", f"f{index}[i] = spiked"]
-            neuron += ["if spiked:", *_indent(reset)] if reset else []
+            neuron += ["if spiked:", *indent(reset)] if reset else []
         neuron = (
             self._load(code, names, "r, i") + neuron + self._store(code, names, "r, i")
         )
 
-        row = [f"for i in range({pop.size}):", *_indent(neuron)]
+        row = [f"for i in range({pop.size}):", *indent(neuron)]
         if spiking:
             spikes = self.arg("spikes", name)
             row.append(
                 f"c = compact(w{index}, f{index}, (r - r0) * {pop.size}, {spikes}, c)"
             )
-        lines = ["c = 0", "for r in range(r0, r1):", *_indent(row)]
+        lines = ["c = 0", "for r in range(r0, r1):", *indent(row)]
         return [*lines, f"{self.arg('count', name)}[0] = c"], spiking
 
     def _postsynaptic(self, population: str) -> list[str]:
@@ -259,10 +259,6 @@ class _Generator:
             f"{names[n].array}[{index}] = {names[n].python}"
             for n in sorted(emitter.writes)
         ]
-
-
-def _indent(lines: list[str]) -> list[str]:
-    return ["    " + line for line in lines]
 
 
 # ---------------------------------------------------------------------------
