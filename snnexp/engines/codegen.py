@@ -33,8 +33,31 @@ from typing import Any
 import numpy as np
 from pycparser import c_ast
 
-from snnexp.engines import ccode
-from snnexp.engines.ccode import BOOL, INT, REAL
+from snnexp.engines.ccode.expressions import (
+    BINARY_FUNCTIONS,
+    REAL_FUNCTIONS,
+    apply1,
+    apply2,
+    coerce,
+    combine,
+    constant,
+    select,
+)
+from snnexp.engines.ccode.parse import (
+    float_literal,
+    int_literal,
+    parse_condition,
+    parse_statements,
+)
+from snnexp.engines.ccode.static_types import (
+    BOOL,
+    INT,
+    REAL,
+    common_type,
+    promote,
+    resolve_type,
+    same_type,
+)
 
 __all__ = ["Constants", "Emitter", "Name", "Unsupported", "indent"]
 
@@ -148,16 +171,14 @@ class Emitter:
         """Python lines (indented by four spaces per level) for ``code``."""
         if not code.strip():
             return []
-        tree = ccode._parse_statements(code, where)
+        tree = parse_statements(code, where)
         return self._block(tree)
 
     def condition(self, code: str, where: str) -> str:
         """A Python bool expression for a condition; ``false`` when empty."""
         if not code.strip():
             return "False"
-        return self._coerce(
-            self._expression(ccode._parse_condition(code, where)), BOOL
-        ).python
+        return self._coerce(self._expression(parse_condition(code, where)), BOOL).python
 
     # -- statements -------------------------------------------------------
 
@@ -219,7 +240,7 @@ class Emitter:
             raise Unsupported("declaration")
         if not isinstance(decl.type, c_ast.IdentifierType):
             raise Unsupported("declared type")
-        ctype = ccode._resolve_type(decl.type.names)
+        ctype = resolve_type(decl.type.names)
         if ctype is None or isinstance(node.init, c_ast.InitList):
             raise Unsupported("declaration")
         if node.init is None:
@@ -280,8 +301,8 @@ class Emitter:
         if node.type == "string" or "'" in node.value:
             raise Unsupported("string or character literal")
         if node.type in ("float", "double", "long double"):
-            return self._constant(ccode.float_literal(node.value), REAL)
-        value, ctype = ccode.int_literal(node.value)
+            return self._constant(float_literal(node.value), REAL)
+        value, ctype = int_literal(node.value)
         return self._constant(value, ctype)
 
     def _expr_ID(self, node: c_ast.ID) -> _Value:
@@ -300,7 +321,7 @@ class Emitter:
             decl.type, c_ast.IdentifierType
         ):
             raise Unsupported("cast")
-        ctype = ccode._resolve_type(decl.type.names)
+        ctype = resolve_type(decl.type.names)
         if ctype is None:
             raise Unsupported("cast")
         return self._coerce(self._expression(node.expr), ctype)
@@ -308,7 +329,7 @@ class Emitter:
     def _expr_TernaryOp(self, node: c_ast.TernaryOp) -> _Value:
         condition = self._coerce(self._expression(node.cond), BOOL)
         a, b = self._expression(node.iftrue), self._expression(node.iffalse)
-        ctype = ccode._common_type(a.ctype, b.ctype)
+        ctype = common_type(a.ctype, b.ctype)
         a, b = self._coerce(a, ctype), self._coerce(b, ctype)
         if condition.folded is not None:
             return a if condition.folded.value else b
@@ -325,7 +346,7 @@ class Emitter:
             operand = self._coerce(operand, BOOL)
             folded = _fold(np.logical_not, BOOL, operand)
             return self._result(f"(not {operand.python})", BOOL, folded)
-        ctype = ccode._promote(operand.ctype)
+        ctype = promote(operand.ctype)
         operand = self._coerce(operand, ctype)
         if op == "+":
             return operand
@@ -345,7 +366,7 @@ class Emitter:
             folded = _fold(func, BOOL, left, right)
             text = f"({left.python} {_PYTHON_OPS[op]} {right.python})"
             return self._result(text, BOOL, folded)
-        ctype = ccode._common_type(left.ctype, right.ctype)
+        ctype = common_type(left.ctype, right.ctype)
         if (
             op == "/"
             and ctype is not REAL
@@ -353,7 +374,7 @@ class Emitter:
         ):
             raise Unsupported(f"operator {op!r} on these types")
         left, right = self._coerce(left, ctype), self._coerce(right, ctype)
-        func = ccode.BINARY_FUNCTIONS[op]
+        func = BINARY_FUNCTIONS[op]
         if op in _COMPARISONS:
             folded = _fold(func, BOOL, left, right)
             return self._result(f"({left.python} {op} {right.python})", BOOL, folded)
@@ -366,7 +387,7 @@ class Emitter:
         args = node.args.exprs if node.args is not None else []
         if name == "abs" and len(args) == 1:
             operand = self._expression(args[0])
-            ctype = REAL if operand.ctype is REAL else ccode._promote(operand.ctype)
+            ctype = REAL if operand.ctype is REAL else promote(operand.ctype)
             operand = self._coerce(operand, ctype)
             folded = _fold(np.abs, ctype, operand)
             return self._result(
@@ -374,7 +395,7 @@ class Emitter:
             )
         if name not in _FUNCTIONS:
             raise Unsupported(f"call of {name!r}")
-        func, count = ccode.REAL_FUNCTIONS[name]
+        func, count = REAL_FUNCTIONS[name]
         if len(args) != count:
             raise Unsupported(f"call of {name!r}")
         operands = [self._coerce(self._expression(arg), REAL) for arg in args]
@@ -400,7 +421,7 @@ class Emitter:
         return None
 
     def _constant(self, value, ctype) -> _Value:
-        return self._from_folded(ccode._constant(value, ctype))
+        return self._from_folded(constant(value, ctype))
 
     def _from_folded(self, expr) -> _Value:
         ctype, value = expr.ctype, expr.value
@@ -415,11 +436,11 @@ class Emitter:
 
     def _coerce(self, value: _Value, ctype) -> _Value:
         """``value`` converted as a C cast or assignment converts it."""
-        if ccode._same_type(value.ctype, ctype):
+        if same_type(value.ctype, ctype):
             return value
         folded = None
         if value.folded is not None:
-            folded = ccode._coerce(value.folded, ctype)
+            folded = coerce(value.folded, ctype)
             if folded.constant:
                 return self._from_folded(folded)
         if ctype == BOOL:
@@ -441,15 +462,15 @@ def _fold(func, ctype, *operands: _Value):
         return None
     exprs = [o.folded for o in operands]
     if len(exprs) == 1:
-        return ccode._combine(ccode._apply1(func, exprs[0].fn), ctype, *exprs)
-    return ccode._combine(ccode._apply2(func, exprs[0].fn, exprs[1].fn), ctype, *exprs)
+        return combine(apply1(func, exprs[0].fn), ctype, *exprs)
+    return combine(apply2(func, exprs[0].fn, exprs[1].fn), ctype, *exprs)
 
 
 def _fold_select(condition: _Value, a: _Value, b: _Value, ctype):
     if any(v.folded is None for v in (condition, a, b)):
         return None
-    return ccode._combine(
-        ccode._select(condition.folded.fn, a.folded.fn, b.folded.fn),
+    return combine(
+        select(condition.folded.fn, a.folded.fn, b.folded.fn),
         ctype,
         condition.folded,
         a.folded,

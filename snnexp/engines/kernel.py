@@ -41,8 +41,8 @@ from types import ModuleType
 import numba
 import numpy as np
 
-from snnexp.engines import ccode, kernels
-from snnexp.engines.ccode import REAL
+from snnexp.engines import kernels
+from snnexp.engines.ccode.static_types import REAL, resolve_type
 from snnexp.engines.codegen import Constants, Emitter, Name, Unsupported, indent
 from snnexp.network import Network, Population
 
@@ -238,7 +238,7 @@ class _Generator:
         for param, value in params.items():
             names[param] = Name(self.constants.real(value), REAL)
         for var, text in variables.items():
-            ctype = ccode._resolve_type(text.split())
+            ctype = resolve_type(text.split())
             array = self.arrays(kind, target, var)
             expected = self.dtype if ctype is REAL else ctype
             if ctype is None or array.dtype != expected:
