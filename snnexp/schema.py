@@ -128,7 +128,7 @@ class DataConfig:
 @dataclass
 class EngineConfig:
     name: str = "numpy"
-    threads: Optional[int] = None  # numpy: worker threads; None for every core
+    threads: Optional[int] = None  # numpy: worker threads; None for every usable core
     lane_rows: int = 256  # numpy: batch rows simulated together in cache
     jit: bool = True  # numpy: compile the model code into one Numba kernel
     backend: str = "auto"

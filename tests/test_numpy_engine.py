@@ -8,6 +8,10 @@ kernel and on the NumPy operations.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -225,3 +229,20 @@ def test_precision_sets_state_dtype(precision, dtype):
     sim = _build(_network(), precision=precision)
     assert sim.read(VarRef("pre", "V")).dtype == dtype
     assert sim.read(VarRef("pre", "SpikeCount")).dtype == np.uint32
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only"
+)
+def test_default_threads_follow_the_cpu_affinity():
+    # As under a batch scheduler: the process may use one of the cores.
+    code = (
+        "import os\n"
+        "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from snnexp.engines.numpy_engine import NumpyEngine\n"
+        "print(NumpyEngine().threads)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "1"

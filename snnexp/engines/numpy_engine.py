@@ -73,7 +73,8 @@ def numpy_dtype(ctype: str, precision: type) -> np.dtype:
 
 
 class NumpyEngine(Engine):
-    """Builds :class:`NumpySimulation`; ``threads`` defaults to every core."""
+    """Builds :class:`NumpySimulation`; ``threads`` defaults to every core this
+    process may run on."""
 
     name = "numpy"
 
@@ -85,7 +86,7 @@ class NumpyEngine(Engine):
         lane_rows: int = LANE_ROWS,
         jit: bool | None = None,
     ) -> None:
-        self.threads = threads or getattr(config, "threads", None) or os.cpu_count()
+        self.threads = threads or getattr(config, "threads", None) or _usable_cores()
         self.lane_rows = getattr(config, "lane_rows", None) or lane_rows
         self.jit = getattr(config, "jit", True) if jit is None else jit
         self.cache_dir = getattr(config, "cache_dir", None)
@@ -103,6 +104,15 @@ class NumpyEngine(Engine):
             jit=self.jit,
             cache_dir=self.cache_dir,
         )
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on: fewer than the machine has under a
+    batch scheduler or ``taskset``, which restrict its CPU affinity."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
 def _scalar(value, dtype):
