@@ -61,10 +61,9 @@ import math
 import numpy as np
 from numba import njit
 
-from snnexp.engines.kernels import c_pow, c_round, compact, propagate
+from snnexp.engines.kernels import JIT_OPTIONS, c_pow, c_round, compact, propagate
 
 R = np.{precision}
-_JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 '''
 
@@ -148,7 +147,7 @@ class _Generator:
         args = ", ".join(self._arg_names[a] for a in self.args)
         header = _HEADER.format(precision=self.dtype.name)
         function = [
-            "@njit(**_JIT)",
+            "@njit(**JIT_OPTIONS)",
             f"def present(r0, r1, first, steps, {args}):",
             *indent(setup + body),
         ]
@@ -268,12 +267,14 @@ class _Generator:
 _LOADED: dict[str, ModuleType] = {}
 
 
+#: Numba checks a cached kernel against its own file only, not against the
+#: helpers it calls, so their source is part of every kernel's name.
+_HELPERS = hashlib.sha256(Path(kernels.__file__).read_bytes()).hexdigest()
+
+
 def _load(source: str, directory: Path) -> ModuleType:
-    # Numba checks a cached kernel against its own file only, not against
-    # the helpers it calls, so their source is part of the kernel's name.
-    helpers = Path(kernels.__file__).read_bytes()
     stamp = f"{source}\n# numba {numba.__version__}, numpy {np.__version__}"
-    stamp += f"\n# helpers {hashlib.sha256(helpers).hexdigest()}"
+    stamp += f"\n# helpers {_HELPERS}"
     digest = hashlib.sha256(stamp.encode()).hexdigest()[:24]
     if digest in _LOADED:
         return _LOADED[digest]

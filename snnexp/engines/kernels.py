@@ -20,12 +20,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["c_pow", "c_round", "compact", "propagate"]
+__all__ = ["JIT_OPTIONS", "c_pow", "c_round", "compact", "propagate"]
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+#: Numba options of these helpers and of every generated kernel.
+JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def propagate(
     spikes: np.ndarray, count: int, g: np.ndarray, in_syn: np.ndarray, first_row: int
 ) -> None:
@@ -72,7 +73,7 @@ def propagate(
             k += 1
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def compact(
     words: np.ndarray, flags: np.ndarray, base: int, out: np.ndarray, count: int
 ) -> int:
@@ -91,14 +92,14 @@ def compact(
     return count
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def c_round(x):
     """C's ``round``: halves away from zero, not to even as NumPy rounds."""
     whole = np.trunc(x)
     return whole + (np.sign(x) if abs(x - whole) >= 0.5 else 0.0)
 
 
-@numba.njit(**_JIT)
+@numba.njit(**JIT_OPTIONS)
 def c_pow(x, y):
     """C's ``pow``, from the C maths library as GeNN's generated code calls it."""
     return x**y
